@@ -1,0 +1,311 @@
+"""Running a panel: personas concurrently, retries, validation and re-asks, the call log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from panel.costs import PriceTable, price_table
+from panel.models import ModelChoice
+from panel.prompts import Prompts
+from panel.providers import (
+    AnswerError,
+    Message,
+    ModelRequest,
+    ModelResponse,
+    ProviderError,
+    get_provider,
+    parse_model_id,
+)
+from panel.records import Launch, Persona, Provenance, Review, ReviewOutput, Status, ToolPanel
+from panel.retry import DEFAULT_POLICY, RetryPolicy
+from panel.store import CallRecord, Store
+
+MAX_REASKS = 2
+
+
+@dataclass
+class RunContext:
+    """What a panel run needs besides the launch: store, prompts, models, policy."""
+
+    store: Store
+    prompts: Prompts
+    models: ModelChoice
+    editor: str
+    policy: RetryPolicy = DEFAULT_POLICY
+    prices: PriceTable = field(default_factory=price_table)
+    max_reasks: int = MAX_REASKS
+
+
+@dataclass
+class Usage:
+    """Tokens, cost and attempts summed over the calls of one review."""
+
+    attempts: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, response: ModelResponse, cost: float) -> None:
+        """Count one answered call."""
+        self.input_tokens += response.input_tokens + response.cache_read_tokens
+        self.input_tokens += response.cache_write_tokens
+        self.output_tokens += response.output_tokens
+        self.cost_usd += cost
+
+
+def request_json(model_id: str, request: ModelRequest) -> str:
+    """The logged form of a request (everything that determines the answer)."""
+    return json.dumps(
+        {
+            "model": model_id,
+            "system": request.system,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "schema": request.schema,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+        },
+        sort_keys=True,
+    )
+
+
+async def call_model(
+    ctx: RunContext,
+    model_id: str,
+    request: ModelRequest,
+    usage: Usage,
+    *,
+    slug: str | None = None,
+    persona_id: str | None = None,
+) -> ModelResponse:
+    """One request with the retry policy; every attempt goes to the call log."""
+    provider_name, model = parse_model_id(model_id)
+    provider = get_provider(provider_name)
+    logged = request_json(model_id, request)
+    policy = ctx.policy
+
+    def log(attempt: int, started: float, **fields: Any) -> None:
+        ctx.store.log_call(
+            CallRecord(
+                model=model_id,
+                attempt=attempt,
+                request=logged,
+                latency_ms=int((time.perf_counter() - started) * 1000),
+                panel_slug=slug,
+                persona_id=persona_id,
+                **fields,
+            )
+        )
+
+    def wait(state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        assert isinstance(error, ProviderError)
+        return policy.delay(error, state.attempt_number)[0]
+
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(policy.max_attempts),
+        wait=wait,
+        retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
+        reraise=True,
+    )
+    last: ProviderError | None = None
+    async for attempt in retrying:
+        with attempt:
+            number = attempt.retry_state.attempt_number
+            usage.attempts += 1
+            started = time.perf_counter()
+            try:
+                response = await provider.generate(model, request)
+            except ProviderError as exc:
+                last = exc
+                note = ""
+                if policy.should_retry(exc, number):
+                    note = f" — retrying: {policy.delay(exc, number)[1]}"
+                log(number, started, error=exc.message + note, status=exc.status, response=exc.raw)
+                if not exc.retryable or number >= policy.max_attempts:
+                    raise ProviderError(
+                        f"{exc.message} (after {number} attempt{'s' if number > 1 else ''})",
+                        retryable=False,
+                        status=exc.status,
+                        raw=exc.raw,
+                    ) from exc
+                raise
+            except AnswerError as exc:
+                cost = _cost(ctx, model_id, exc.response)
+                usage.add(exc.response, cost)
+                log(
+                    number,
+                    started,
+                    response=exc.response.text,
+                    error=exc.message,
+                    **_usage_fields(exc.response, cost),
+                )
+                raise
+            cost = _cost(ctx, model_id, response)
+            usage.add(response, cost)
+            log(number, started, response=response.text, **_usage_fields(response, cost))
+            return response
+    raise last or ProviderError("no attempt was made", retryable=False)  # pragma: no cover
+
+
+def _cost(ctx: RunContext, model_id: str, response: ModelResponse) -> float:
+    return ctx.prices.cost(
+        model_id,
+        input_tokens=response.input_tokens,
+        output_tokens=response.output_tokens,
+        cache_read_tokens=response.cache_read_tokens,
+        cache_write_tokens=response.cache_write_tokens,
+    )
+
+
+def _usage_fields(response: ModelResponse, cost: float) -> dict[str, Any]:
+    return {
+        "input_tokens": response.input_tokens,
+        "output_tokens": response.output_tokens,
+        "cache_read_tokens": response.cache_read_tokens,
+        "cache_write_tokens": response.cache_write_tokens,
+        "cost_usd": cost,
+    }
+
+
+def validation_message(exc: ValidationError) -> str:
+    """Validation errors as short 'field: problem' clauses for a re-ask."""
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "answer"
+        message = error["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def parse_review(text: str) -> ReviewOutput:
+    """Validate a model's raw answer; raises ValueError with a message for the model."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the answer is not valid JSON ({exc.msg} at char {exc.pos})") from None
+    try:
+        return ReviewOutput.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(validation_message(exc)) from None
+
+
+async def review_persona(
+    ctx: RunContext, persona: Persona, launch: Launch, model_id: str | None = None
+) -> Review:
+    """One persona's review: validated, re-asked on bad output, failed (never raised)."""
+    model_id = model_id or ctx.models.for_persona(persona)
+    started = time.perf_counter()
+    usage = Usage()
+    messages = [Message("user", ctx.prompts.review(persona, launch))]
+    system = ctx.prompts.system(persona)
+    error = ""
+    raw: str | None = None
+    for _ in range(1 + ctx.max_reasks):
+        request = ModelRequest(
+            system=system,
+            messages=tuple(messages),
+            schema=ReviewOutput.wire_schema(),
+            prose_field="quote",
+        )
+        try:
+            response = await call_model(
+                ctx, model_id, request, usage, slug=launch.slug, persona_id=persona.id
+            )
+        except ProviderError as exc:
+            error, raw = exc.message, exc.raw
+            break
+        except AnswerError as exc:
+            error, raw = exc.message, exc.response.text
+        else:
+            raw = response.text
+            try:
+                output = parse_review(response.text)
+            except ValueError as exc:
+                error = str(exc)
+            else:
+                return Review(
+                    persona_id=persona.id,
+                    persona_name=persona.name,
+                    verdict=output.verdict,
+                    headline=output.headline,
+                    quote=output.quote,
+                    provenance=_provenance(ctx, model_id, persona, usage, started),
+                )
+        messages += [Message("assistant", raw or ""), Message("user", ctx.prompts.reask(error))]
+    return Review(
+        persona_id=persona.id,
+        persona_name=persona.name,
+        failed=True,
+        error=error,
+        raw=raw,
+        provenance=_provenance(ctx, model_id, persona, usage, started),
+    )
+
+
+def _provenance(
+    ctx: RunContext, model_id: str, persona: Persona, usage: Usage, started: float
+) -> Provenance:
+    return Provenance(
+        model=model_id,
+        persona_hash=persona.file_hash,
+        template_hash=ctx.prompts.hash,
+        attempts=usage.attempts,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cost_usd=usage.cost_usd,
+        latency_ms=int((time.perf_counter() - started) * 1000),
+    )
+
+
+async def run_reviews(ctx: RunContext, personas: list[Persona], launch: Launch) -> list[Review]:
+    """All personas of a launch, concurrently, in persona order."""
+    return list(await asyncio.gather(*(review_persona(ctx, p, launch) for p in personas)))
+
+
+def merge_reviews(personas: list[Persona], old: list[Review], new: list[Review]) -> list[Review]:
+    """Old reviews with ``new`` ones replacing theirs, in persona order."""
+    by_id = {r.persona_id: r for r in old} | {r.persona_id: r for r in new}
+    order = [p.id for p in personas] + [r.persona_id for r in old]
+    return [by_id[i] for i in dict.fromkeys(order) if i in by_id]
+
+
+async def draft_panel(
+    ctx: RunContext,
+    launch: Launch,
+    personas: list[Persona],
+    *,
+    all_personas: list[Persona] | None = None,
+) -> ToolPanel:
+    """Draft (or redraft) the panel of a launch and store it as a new revision.
+
+    With a subset of personas on an existing panel, only their reviews are replaced.
+    """
+    existing = ctx.store.find_panel(launch.slug)
+    reviews = await run_reviews(ctx, personas, launch)
+    order = all_personas or personas
+    if existing is not None:
+        reviews = merge_reviews(order, existing.reviews, reviews)
+    panel = ToolPanel(
+        slug=launch.slug,
+        launch=launch,
+        reviews=reviews,
+        status=Status.DRAFT,
+    )
+    if existing is not None:
+        panel.created_at = existing.created_at
+    failed = [r.persona_id for r in reviews if r.failed]
+    detail = f"{panel.split}" + (f"; failed: {', '.join(failed)}" if failed else "")
+    return ctx.store.save_panel(
+        panel,
+        expected_revision=existing.revision if existing else None,
+        editor=ctx.editor,
+        action="redraft" if existing else "draft",
+        detail=detail,
+    )

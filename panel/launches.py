@@ -1,0 +1,111 @@
+"""Loading launches: one file, or a queue (JSONL, YAML list, folder of files)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from panel.errors import UsageError
+from panel.files import load_data, parse_json, read_text
+from panel.records import Launch
+
+LAUNCH_SUFFIXES = {".yaml", ".yml", ".json"}
+
+
+def describe_error(exc: ValidationError) -> str:
+    """The first validation problem as 'field: message' (plus a count of the rest)."""
+    errors = exc.errors()
+    first = errors[0]
+    field = ".".join(str(p) for p in first["loc"]) or "launch"
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown field (allowed: " + ", ".join(Launch.model_fields) + ")"
+    elif first["type"] == "missing":
+        message = "required field is missing"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{field}: {message}{more}"
+
+
+def parse_launch(data: Any, source: str) -> Launch:
+    """Validate launch data; a problem is a UsageError naming source and field."""
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "nothing"
+        raise UsageError(f"{source}: expected a mapping of launch fields, found {kind}")
+    try:
+        return Launch.model_validate(data)
+    except ValidationError as exc:
+        raise UsageError(f"{source}: {describe_error(exc)}") from None
+
+
+def load_launch(path: Path) -> Launch:
+    """Read and validate one launch file (YAML or JSON)."""
+    return parse_launch(load_data(path), str(path))
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One entry of a queue: where it came from, and the launch or its problem."""
+
+    source: str
+    launch: Launch | None
+    error: str | None = None
+
+
+def _checked(data: Any, source: str) -> QueueItem:
+    try:
+        return QueueItem(source, parse_launch(data, source))
+    except UsageError as exc:
+        return QueueItem(source, None, str(exc))
+
+
+def iter_queue(path: Path) -> Iterator[QueueItem]:
+    """Stream a queue's launches, each validated; bad entries carry their error."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in LAUNCH_SUFFIXES)
+        if not files:
+            raise UsageError(f"{path}: folder holds no .yaml, .yml or .json launch files")
+        for file in files:
+            try:
+                yield _checked(load_data(file), str(file))
+            except UsageError as exc:
+                yield QueueItem(str(file), None, str(exc))
+        return
+    if path.suffix.lower() == ".jsonl":
+        yield from _iter_jsonl(path)
+        return
+    data = load_data(path)
+    items = data if isinstance(data, list) else [data]
+    for number, entry in enumerate(items, start=1):
+        yield _checked(entry, f"{path}: item {number}")
+
+
+def _iter_jsonl(path: Path) -> Iterator[QueueItem]:
+    try:
+        handle = path.open("rb")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
+    with handle:
+        for number, raw in enumerate(handle, start=1):
+            source = f"{path}:{number}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield QueueItem(source, None, f"{source}: not UTF-8 text")
+                continue
+            if not line.strip():
+                continue
+            try:
+                data = parse_json(line, source)
+            except UsageError as exc:
+                yield QueueItem(source, None, str(exc))
+                continue
+            if isinstance(data, dict) and "launch" in data and "name" not in data:
+                data = data["launch"]
+            yield _checked(data, source)
+
+
+__all__ = ["QueueItem", "iter_queue", "load_launch", "parse_launch", "read_text"]

@@ -1,0 +1,86 @@
+"""The provider contract: one async ``generate`` and a classified error."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["user", "assistant"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat turn."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """Everything a provider needs for one structured call."""
+
+    system: str
+    messages: tuple[Message, ...]
+    schema: dict[str, object]
+    schema_name: str = "review"
+    max_tokens: int = 1024
+    temperature: float = 0.7
+    prose_field: str | None = None
+    """A string field that small models may write as free text before the rest."""
+
+
+@dataclass
+class ModelResponse:
+    """A provider's answer: the raw text (JSON expected) and its usage."""
+
+    text: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    stop_reason: str | None = None
+    raw: dict[str, object] = field(default_factory=dict)
+
+
+class ProviderError(Exception):
+    """A failed call, classified by the provider; the core decides what to do."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+        raw: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+        self.raw = raw
+
+
+class AnswerError(Exception):
+    """The model answered, but not usably (refusal, truncation): worth a re-ask."""
+
+    def __init__(self, message: str, response: ModelResponse) -> None:
+        super().__init__(message)
+        self.message = message
+        self.response = response
+
+
+class Provider(ABC):
+    """A model provider. Implement ``generate``; raise ProviderError on failure."""
+
+    name: str = ""
+
+    @abstractmethod
+    async def generate(self, model: str, request: ModelRequest) -> ModelResponse:
+        """Run one call of ``model`` and return its raw answer."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release clients; the default holds nothing."""

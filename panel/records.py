@@ -1,0 +1,272 @@
+"""The records Panel stores and renders: launches, personas, reviews, panels, comparisons."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
+
+MAX_DESCRIPTION_CHARS = 8_000
+MAX_FIELD_CHARS = 400
+QUOTE_MIN_WORDS = 40
+QUOTE_MAX_WORDS = 260
+
+
+def now() -> datetime:
+    """The current time in UTC, the only clock records use."""
+    return datetime.now(UTC)
+
+
+def slugify(text: str) -> str:
+    """A URL-safe slug: lower-case ASCII words joined by hyphens."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:80].strip("-")
+
+
+def word_count(text: str) -> int:
+    """Number of whitespace-separated words in ``text``."""
+    return len(text.split())
+
+
+class Verdict(StrEnum):
+    """A reviewer's call on a launch."""
+
+    SHIP = "ship"
+    SKIP = "skip"
+
+
+class Status(StrEnum):
+    """Editorial status of a panel or a comparison."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+
+
+ShortText = Annotated[str, Field(max_length=MAX_FIELD_CHARS)]
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+
+class Launch(BaseModel):
+    """A tool launch as an editor hands it in. Its text is untrusted."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: ShortText = Field(min_length=1)
+    """Product name as launched."""
+    slug: str = Field(default="", max_length=80)
+    """URL-safe identifier; derived from the name when absent."""
+    vendor: ShortText | None = None
+    """Company or team behind the launch."""
+    category: ShortText | None = None
+    """Product category, e.g. Developer Tools."""
+    tagline: ShortText | None = None
+    """One-line pitch."""
+    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS)
+    """What the launch is, in the vendor's or editor's words."""
+    entry: ShortText | None = None
+    """Pricing entry: Free, Freemium, Paid, Enterprise..."""
+    license: ShortText | None = None
+    """License terms, when stated."""
+    url: ShortText | None = None
+    """Launch or product URL (http or https only)."""
+
+    @model_validator(mode="after")
+    def _derive_slug(self) -> Launch:
+        if not self.slug:
+            self.slug = slugify(self.name)
+        if not re.match(SLUG_PATTERN, self.slug):
+            raise ValueError(
+                f"slug {self.slug!r} must be lower-case letters, digits and single hyphens"
+            )
+        return self
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        if value and not re.match(r"^https?://", value, re.IGNORECASE):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+class Persona(BaseModel):
+    """A reviewer: front matter of a persona file plus its voice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=SLUG_PATTERN)
+    """Short identifier used on the command line and in records (e.g. dx)."""
+    name: str = Field(min_length=1)
+    """Display name of the reviewer."""
+    role: str = Field(min_length=1)
+    """What lens the reviewer reads a launch through."""
+    beats: list[str] = Field(min_length=1)
+    """Questions the quote must answer, in order."""
+    beat_cues: dict[str, list[str]] = Field(default_factory=dict)
+    """Per beat (by index, as a string), words whose presence suggests it is covered."""
+    model: str | None = None
+    """Optional model id override, e.g. anthropic:claude-haiku-4-5."""
+    order: int = 100
+    """Position on the scorecard (lower first)."""
+    voice: str = ""
+    """The body of the persona file: voice and rubric."""
+    file_hash: str = ""
+    """SHA-256 of the persona file, for provenance."""
+
+
+class ReviewOutput(BaseModel):
+    """What a model must return for one persona (the wire schema, validated here)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    headline: str = Field(description="One line, at most 14 words, summing up the call.")
+    quote: str = Field(description="One paragraph in the reviewer's own voice.")
+    verdict: Verdict = Field(description="ship or skip; must follow from the quote.")
+
+    @field_validator("headline")
+    @classmethod
+    def _headline(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("headline is empty")
+        if len(value) > 160:
+            raise ValueError(f"headline is {len(value)} characters; keep it under 160")
+        return value
+
+    @field_validator("quote")
+    @classmethod
+    def _quote(cls, value: str) -> str:
+        value = " ".join(value.split())
+        words = word_count(value)
+        if words < QUOTE_MIN_WORDS:
+            raise ValueError(f"quote has {words} words; write one paragraph of 90 to 180 words")
+        if words > QUOTE_MAX_WORDS:
+            raise ValueError(f"quote has {words} words; cut it to one paragraph of 90 to 180 words")
+        return value
+
+    @classmethod
+    def wire_schema(cls) -> dict[str, object]:
+        """JSON schema every provider accepts: all fields required, no extra keys."""
+        return {
+            "type": "object",
+            "properties": {
+                "headline": {"type": "string", "description": "One line summing up the call."},
+                "quote": {
+                    "type": "string",
+                    "description": "One paragraph of 90-180 words in the reviewer's voice.",
+                },
+                "verdict": {"type": "string", "enum": ["ship", "skip"]},
+            },
+            "required": ["headline", "quote", "verdict"],
+            "additionalProperties": False,
+        }
+
+
+class Provenance(BaseModel):
+    """Where a review came from."""
+
+    model: str
+    """Model id, provider:model."""
+    persona_hash: str
+    """SHA-256 of the persona file used."""
+    template_hash: str
+    """SHA-256 of the prompt templates used."""
+    attempts: int = 0
+    """Model calls made for this review (retries and re-asks included)."""
+    input_tokens: int = 0
+    """Input tokens over all attempts."""
+    output_tokens: int = 0
+    """Output tokens over all attempts."""
+    cost_usd: float = 0.0
+    """Cost over all attempts, from the price table."""
+    latency_ms: int = 0
+    """Wall time spent producing this review."""
+
+
+class Review(BaseModel):
+    """One persona's read of one launch."""
+
+    persona_id: str
+    """Persona file id."""
+    persona_name: str
+    """Display name of the persona at generation time."""
+    verdict: Verdict | None = None
+    """ship or skip; None when the persona failed."""
+    headline: str = ""
+    """One-line summary of the call."""
+    quote: str = ""
+    """The reviewer's paragraph."""
+    failed: bool = False
+    """True when no valid answer was obtained."""
+    error: str | None = None
+    """Why the persona failed, when it did."""
+    raw: str | None = None
+    """Raw model output of the last attempt, kept for failures."""
+    human_edited: bool = False
+    """True once an editor changed the quote or verdict by hand."""
+    flags: list[str] = Field(default_factory=list)
+    """Quality flags for the editor."""
+    provenance: Provenance | None = None
+    """Model, hashes, attempts, tokens, cost."""
+
+
+class ToolPanel(BaseModel):
+    """A launch with its reviewer panel."""
+
+    slug: str
+    """Launch slug; one panel per tool."""
+    launch: Launch
+    """The launch as handed in."""
+    reviews: list[Review] = Field(default_factory=list)
+    """One per persona, in scorecard order."""
+    status: Status = Status.DRAFT
+    """Editorial status."""
+    revision: int = 1
+    """Incremented on every change."""
+    reason: str | None = None
+    """Why it was rejected, when it was."""
+    created_at: datetime = Field(default_factory=now)
+    """When the first revision was drafted."""
+    updated_at: datetime = Field(default_factory=now)
+    """When the latest revision was made."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ship_count(self) -> int:
+        """Reviewers who said ship."""
+        return sum(1 for r in self.reviews if r.verdict is Verdict.SHIP)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def verdict_count(self) -> int:
+        """Reviewers with a verdict (failed personas excluded)."""
+        return sum(1 for r in self.reviews if r.verdict is not None)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ship_share(self) -> float | None:
+        """Share of reviewers with a verdict who said ship, 0..1, or None."""
+        if not self.verdict_count:
+            return None
+        return self.ship_count / self.verdict_count
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def split(self) -> str:
+        """Reviewer split, e.g. '3/4 ship'."""
+        return f"{self.ship_count}/{self.verdict_count} ship"
+
+    def review(self, persona_id: str) -> Review | None:
+        """The review of ``persona_id``, if the panel has one."""
+        return next((r for r in self.reviews if r.persona_id == persona_id), None)
+
+
+def percent(share: float | None) -> str:
+    """A share as a whole percentage, or an em dash when there is none."""
+    return "—" if share is None else f"{round(share * 100)}%"
