@@ -150,8 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("panel: aborted", err=True)
         return 130
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx else "panel"
+        click.echo(f"panel: error: {exc.format_message()} (see '{command} --help')", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"panel: error: {exc.format_message()}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("panel: interrupted", err=True)

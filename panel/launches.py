@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from panel.errors import UsageError
-from panel.files import load_data, parse_json, read_text
+from panel.files import load_data, read_text
 from panel.records import Launch
 
 LAUNCH_SUFFIXES = {".yaml", ".yml", ".json"}
@@ -90,7 +91,7 @@ def _iter_jsonl(path: Path) -> Iterator[QueueItem]:
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
     with handle:
         for number, raw in enumerate(handle, start=1):
-            source = f"{path}:{number}"
+            source = f"{path} line {number}"
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -99,9 +100,9 @@ def _iter_jsonl(path: Path) -> Iterator[QueueItem]:
             if not line.strip():
                 continue
             try:
-                data = parse_json(line, source)
-            except UsageError as exc:
-                yield QueueItem(source, None, str(exc))
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield QueueItem(source, None, f"{source}: invalid JSON ({exc.msg})")
                 continue
             if isinstance(data, dict) and "launch" in data and "name" not in data:
                 data = data["launch"]

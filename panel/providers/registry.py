@@ -15,6 +15,7 @@ _BUILTIN: dict[str, str] = {
     "local": "panel.providers.local:LocalProvider",
     "anthropic": "panel.providers.anthropic:AnthropicProvider",
     "openai": "panel.providers.openai:OpenAIProvider",
+    "fake": "panel.providers.fake:FakeProvider",
 }
 _factories: dict[str, Factory] = {}
 _instances: dict[str, Provider] = {}

@@ -1,0 +1,41 @@
+"""Shared fixtures: an isolated database and outputs folder, the fake provider."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from panel.providers import registry
+from panel.providers.fake import FakeProvider
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own database and outputs folder, and no API keys."""
+    monkeypatch.setenv("PANEL_OUTPUTS", str(tmp_path / "outputs"))
+    monkeypatch.setenv("PANEL_DB", str(tmp_path / "outputs" / "panel.db"))
+    monkeypatch.setenv("PANEL_EDITOR", "tester")
+    for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "ANTHROPIC_BASE_URL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    registry.reset()
+    yield
+    registry.reset()
+
+
+@pytest.fixture
+def fake() -> FakeProvider:
+    """The process-wide fake provider instance (``fake:ship``, ``fake:mixed``...)."""
+    provider = registry.get_provider("fake")
+    assert isinstance(provider, FakeProvider)
+    return provider
+
+
+@pytest.fixture
+def launch_file() -> Path:
+    """The GPT-5 Mini example launch."""
+    return EXAMPLES / "gpt-5-mini-api.yaml"
