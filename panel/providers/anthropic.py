@@ -1,0 +1,269 @@
+"""Anthropic provider: Claude over the Messages API, with native structured outputs.
+
+The answer's shape is enforced with ``output_config.format`` (JSON-schema constrained
+decoding, GA in anthropic 2.x); models or gateways that reject it fall back, once per
+model, to a forced tool call with ``strict: true``. The system prompt is sent as one
+cached block so each persona's prompt is written to the prompt cache once and then read.
+``request.temperature`` is not sent: the anthropic 2.x Messages API has no sampling knobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import os
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import ClassVar, Literal
+
+import anthropic
+import httpx2
+import pydantic
+from anthropic import AsyncAnthropic, omit
+from anthropic.types import (
+    Message,
+    MessageParam,
+    OutputConfigParam,
+    TextBlock,
+    TextBlockParam,
+    ToolChoiceToolParam,
+    ToolParam,
+    ToolUseBlock,
+)
+
+from panel.providers.base import AnswerError, ModelRequest, ModelResponse, Provider, ProviderError
+
+Structured = Literal["auto", "output_format", "tool"]
+NO_KEY = "ANTHROPIC_API_KEY is not set; export it or pass --model local:smollm2"
+RETRYABLE_STATUS = frozenset({408, 409, 429, 529})
+TRUNCATED = frozenset({"max_tokens", "model_context_window_exceeded"})
+_FORMAT_REJECTED = re.compile(r"output_config|output.format|structured.output", re.IGNORECASE)
+log = logging.getLogger(__name__)
+
+
+class AnthropicProvider(Provider):
+    """Claude models over the Anthropic Messages API."""
+
+    name = "anthropic"
+    _tool_models: ClassVar[set[tuple[str, str]]] = set()
+    """(base URL, model) pairs that rejected output_config and use a forced tool instead."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        structured: Structured = "auto",
+    ) -> None:
+        self._api_key = api_key or os.environ.get("ANTHROPIC_API_KEY") or None
+        self._base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
+        self._timeout = timeout
+        self.structured: Structured = structured
+        self._sdk: AsyncAnthropic | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def forget_fallbacks(cls) -> None:
+        """Forget which models needed the tool fallback (tests use this)."""
+        cls._tool_models.clear()
+
+    @property
+    def base_url(self) -> str:
+        """Where requests go."""
+        return (self._base_url or "https://api.anthropic.com").rstrip("/")
+
+    def _client(self) -> AsyncAnthropic:
+        """The SDK client for the running event loop (httpx2 pools are bound to one loop)."""
+        if not self._api_key:
+            raise ProviderError(NO_KEY, retryable=False)
+        loop = asyncio.get_running_loop()
+        if self._sdk is None or self._loop is not loop:
+            self._sdk = AsyncAnthropic(
+                api_key=self._api_key,
+                base_url=self._base_url,
+                timeout=self._timeout,
+                max_retries=0,
+                # A plain client: the SDK's default one schedules aclose() from __del__ on
+                # whatever loop runs then, which fails for a client of a finished loop.
+                http_client=anthropic.DefaultAsyncHttpxClient(timeout=self._timeout),
+            )
+            self._loop = loop
+        return self._sdk
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        sdk, loop = self._sdk, self._loop
+        self._sdk = self._loop = None
+        # A client made on another (finished) loop cannot be closed from this one.
+        if sdk is not None and loop is asyncio.get_running_loop():
+            await sdk.close()
+
+    async def generate(self, model: str, request: ModelRequest) -> ModelResponse:
+        """One structured call; raises ProviderError or AnswerError on failure."""
+        client = self._client()
+        key = (self.base_url, model)
+        tool = self.structured == "tool" or key in self._tool_models
+        try:
+            message = await self._send(client, model, request, tool=tool)
+        except ProviderError as exc:
+            if tool or self.structured != "auto" or not _format_rejected(exc):
+                raise
+            self._tool_models.add(key)
+            log.warning(
+                "%s rejected output_config.format for %s (status %s); "
+                "using a forced strict tool call for this model from now on",
+                self.base_url,
+                model,
+                exc.status,
+            )
+            message = await self._send(client, model, request, tool=True)
+        return _to_response(message, request)
+
+    async def _send(
+        self, client: AsyncAnthropic, model: str, request: ModelRequest, *, tool: bool
+    ) -> Message:
+        system: list[TextBlockParam] = [
+            {"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}
+        ]
+        messages: list[MessageParam] = [
+            {"role": "user", "content": m.content}
+            if m.role == "user"
+            else {"role": "assistant", "content": m.content}
+            for m in request.messages
+        ]
+        output_config: OutputConfigParam = {
+            "format": {"type": "json_schema", "schema": request.schema}
+        }
+        tools: list[ToolParam] = [
+            {
+                "name": request.schema_name,
+                "description": f"Record the {request.schema_name}.",
+                "input_schema": request.schema,
+                "strict": True,
+            }
+        ]
+        choice: ToolChoiceToolParam = {
+            "type": "tool",
+            "name": request.schema_name,
+            "disable_parallel_tool_use": True,
+        }
+        try:
+            return await client.messages.create(
+                model=model,
+                max_tokens=request.max_tokens,
+                system=system if request.system else omit,
+                messages=messages,
+                output_config=omit if tool else output_config,
+                tools=tools if tool else omit,
+                tool_choice=choice if tool else omit,
+            )
+        except anthropic.APIStatusError as exc:
+            raise _status_error(exc, model, self.base_url) from exc
+        except anthropic.APITimeoutError as exc:
+            message = f"the Anthropic API did not answer within {self._timeout:g}s"
+            raise ProviderError(message, retryable=True) from exc
+        except anthropic.APIConnectionError as exc:
+            cause = f"{type(exc.__cause__).__name__}: {exc.__cause__}" if exc.__cause__ else exc
+            message = f"connection to the Anthropic API at {self.base_url} failed ({cause})"
+            raise ProviderError(message, retryable=True) from exc
+        except (
+            anthropic.APIResponseValidationError,
+            httpx2.HTTPError,
+            json.JSONDecodeError,
+            pydantic.ValidationError,
+        ) as exc:
+            message = f"unreadable response from the Anthropic API ({type(exc).__name__}: {exc})"
+            raise ProviderError(message, retryable=True) from exc
+
+
+def _format_rejected(exc: ProviderError) -> bool:
+    """Whether a 400 says the model does not support ``output_config.format``."""
+    return exc.status == 400 and bool(_FORMAT_REJECTED.search(f"{exc.raw} {exc.message}"))
+
+
+def _answer_text(message: Message, schema_name: str) -> str:
+    """The structured answer: the forced tool's input as JSON, else the text blocks."""
+    for block in message.content:
+        if isinstance(block, ToolUseBlock) and block.name == schema_name:
+            return json.dumps(block.input)
+    return "".join(block.text for block in message.content if isinstance(block, TextBlock))
+
+
+def _to_response(message: Message, request: ModelRequest) -> ModelResponse:
+    usage = message.usage
+    response = ModelResponse(
+        text=_answer_text(message, request.schema_name),
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_input_tokens or 0,
+        cache_write_tokens=usage.cache_creation_input_tokens or 0,
+        stop_reason=message.stop_reason,
+        raw=message.model_dump(mode="json"),
+    )
+    if message.stop_reason == "refusal":
+        details = message.stop_details
+        why = f": {details.explanation}" if details and details.explanation else ""
+        raise AnswerError(f"the model refused to answer{why}", response)
+    if message.stop_reason in TRUNCATED:
+        raise AnswerError(
+            f"the answer was cut off ({message.stop_reason}, max_tokens={request.max_tokens})",
+            response,
+        )
+    return response
+
+
+def _status_error(exc: anthropic.APIStatusError, model: str, base_url: str) -> ProviderError:
+    """Classify an HTTP error status: retryable or not, for how long, and the fix."""
+    status = exc.status_code
+    detail = exc.api_message or exc.message
+    if status in (401, 403):
+        message = f"ANTHROPIC_API_KEY is not set or invalid (status {status}): {detail}"
+    elif status == 404 and exc.type == "not_found_error":
+        message = f"model {model!r} not found: check --model (status 404: {detail})"
+    elif status == 404:
+        message = f"no Anthropic Messages API at {base_url}: check ANTHROPIC_BASE_URL (status 404)"
+    elif status in RETRYABLE_STATUS or status >= 500:
+        message = f"Anthropic API failed (status {status}, {exc.type or 'error'}): {detail}"
+    else:
+        message = f"the Anthropic API rejected the request (status {status}): {detail}"
+    return ProviderError(
+        message,
+        retryable=status in RETRYABLE_STATUS or status >= 500,
+        retry_after=parse_retry_after(exc.response.headers),
+        status=status,
+        raw=_body_text(exc.response),
+    )
+
+
+def _body_text(response: httpx2.Response) -> str | None:
+    try:
+        return response.text
+    except httpx2.HTTPError:
+        return None
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date)."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

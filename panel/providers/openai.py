@@ -1,0 +1,415 @@
+"""OpenAI provider: Chat Completions (or the Responses API) with a strict JSON schema.
+
+``base_url`` points it at any OpenAI-compatible server. Those differ: llama-cpp-python's
+server answers ``response_format: json_schema`` with a 500 (it takes ``json_object`` with
+a ``schema`` extension) and has no Responses API (404). In mode ``auto`` such refusals
+are detected once per base URL, logged, and the compatible request is used from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import os
+from collections.abc import Awaitable, Mapping
+from datetime import UTC, datetime
+from typing import ClassVar, Literal, NamedTuple, TypeVar, cast
+
+import httpx2
+import openai
+import pydantic
+from openai import AsyncOpenAI, omit
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from openai.types.chat.completion_create_params import ResponseFormat
+from openai.types.completion_usage import CompletionUsage
+from openai.types.responses import EasyInputMessageParam, Response, ResponseOutputMessage
+
+from panel.providers.base import AnswerError, ModelRequest, ModelResponse, Provider, ProviderError
+
+Mode = Literal["auto", "json_schema", "json_object"]
+Api = Literal["chat", "responses"]
+OPENAI_URL = "https://api.openai.com/v1"
+NO_KEY = "OPENAI_API_KEY is not set; export it or pass --model local:smollm2"
+RETRYABLE_STATUS = frozenset({408, 409, 429, 529})
+REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
+"""Models that accept only the default temperature."""
+_UNSUPPORTED_HINTS = ("json_object", "support", "literal_error", "input should be", "unrecogni")
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class OpenAIProvider(Provider):
+    """OpenAI models, or any OpenAI-compatible server through ``base_url``."""
+
+    name = "openai"
+    _json_object_urls: ClassVar[set[str]] = set()
+    """Base URLs that refused ``json_schema``; they get ``json_object`` + schema instead."""
+    _chat_only_urls: ClassVar[set[str]] = set()
+    """Base URLs without a Responses API; they get Chat Completions instead."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        mode: Mode = "auto",
+        api: Api = "chat",
+    ) -> None:
+        self._base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        # Local OpenAI-compatible servers need no key, but the SDK insists on one.
+        self._api_key = key or ("not-needed" if self._base_url else None)
+        self._timeout = timeout
+        self.mode: Mode = mode
+        self.api: Api = api
+        self._sdk: AsyncOpenAI | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def forget_fallbacks(cls) -> None:
+        """Forget which servers needed a compatible request (tests use this)."""
+        cls._json_object_urls.clear()
+        cls._chat_only_urls.clear()
+
+    @property
+    def base_url(self) -> str:
+        """Where requests go."""
+        return (self._base_url or OPENAI_URL).rstrip("/")
+
+    @property
+    def _compatible(self) -> bool:
+        """Whether this is a third-party server, where format fallbacks are allowed."""
+        return self._base_url is not None and self.base_url != OPENAI_URL
+
+    def _client(self) -> AsyncOpenAI:
+        """The SDK client for the running event loop (httpx2 pools are bound to one loop)."""
+        if not self._api_key:
+            raise ProviderError(NO_KEY, retryable=False)
+        loop = asyncio.get_running_loop()
+        if self._sdk is None or self._loop is not loop:
+            self._sdk = AsyncOpenAI(
+                api_key=self._api_key,
+                base_url=self._base_url,
+                timeout=self._timeout,
+                max_retries=0,
+                # A plain client: the SDK's default one schedules aclose() from __del__ on
+                # whatever loop runs then, which fails for a client of a finished loop.
+                http_client=openai.DefaultAsyncHttpxClient(timeout=self._timeout),
+            )
+            self._loop = loop
+        return self._sdk
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        sdk, loop = self._sdk, self._loop
+        self._sdk = self._loop = None
+        # A client made on another (finished) loop cannot be closed from this one.
+        if sdk is not None and loop is asyncio.get_running_loop():
+            await sdk.close()
+
+    async def generate(self, model: str, request: ModelRequest) -> ModelResponse:
+        """One structured call; raises ProviderError or AnswerError on failure."""
+        client = self._client()
+        if self.api == "responses" and self.base_url not in self._chat_only_urls:
+            try:
+                return await self._responses(client, model, request)
+            except ProviderError as exc:
+                if not (self.mode == "auto" and self._compatible and _endpoint_missing(exc)):
+                    raise
+            self._chat_only_urls.add(self.base_url)
+            log.warning(
+                "%s has no Responses API (404); using Chat Completions for it from now on",
+                self.base_url,
+            )
+        return await self._chat(client, model, request)
+
+    async def _chat(self, client: AsyncOpenAI, model: str, request: ModelRequest) -> ModelResponse:
+        fallback = self.mode == "auto" and self.base_url in self._json_object_urls
+        json_object = self.mode == "json_object" or fallback
+        try:
+            completion = await self._chat_call(client, model, request, json_object=json_object)
+        except ProviderError as exc:
+            # OpenAI itself knows json_schema: its 400s are about the schema, not the format.
+            if json_object or not self._compatible or not _rejects_json_schema(exc):
+                raise
+            if self.mode != "auto":
+                message = (
+                    f"{self.base_url} does not support response_format json_schema "
+                    f"(status {exc.status}); use mode json_object"
+                )
+                raise ProviderError(
+                    message, retryable=False, status=exc.status, raw=exc.raw
+                ) from exc
+            self._json_object_urls.add(self.base_url)
+            log.warning(
+                "%s refused response_format json_schema (status %s); using json_object "
+                "with the schema for it from now on",
+                self.base_url,
+                exc.status,
+            )
+            completion = await self._chat_call(client, model, request, json_object=True)
+        return _from_chat(completion, request)
+
+    async def _chat_call(
+        self, client: AsyncOpenAI, model: str, request: ModelRequest, *, json_object: bool
+    ) -> ChatCompletion:
+        messages: list[ChatCompletionMessageParam] = []
+        if request.system:
+            messages.append({"role": "system", "content": request.system})
+        for m in request.messages:
+            if m.role == "user":
+                messages.append({"role": "user", "content": m.content})
+            else:
+                messages.append({"role": "assistant", "content": m.content})
+        response_format: ResponseFormat
+        if json_object:
+            # llama.cpp's extension: json_object constrained by a schema (not in the SDK types).
+            response_format = cast(
+                ResponseFormat, {"type": "json_object", "schema": request.schema}
+            )
+        else:
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": request.schema_name,
+                    "schema": request.schema,
+                    "strict": True,
+                },
+            }
+        # OpenAI wants max_completion_tokens; compatible servers know max_tokens.
+        limit = request.max_tokens
+        return await self._call(
+            client.chat.completions.create(
+                model=model,
+                messages=messages,
+                response_format=response_format,
+                max_completion_tokens=omit if self._compatible else limit,
+                max_tokens=limit if self._compatible else omit,
+                temperature=_temperature(model, request),
+            ),
+            model,
+            "/chat/completions",
+        )
+
+    async def _responses(
+        self, client: AsyncOpenAI, model: str, request: ModelRequest
+    ) -> ModelResponse:
+        messages: list[EasyInputMessageParam] = [
+            {"role": m.role, "content": m.content} for m in request.messages
+        ]
+        response = await self._call(
+            client.responses.create(
+                model=model,
+                instructions=request.system or omit,
+                input=list(messages),
+                text={
+                    "format": {
+                        "type": "json_schema",
+                        "name": request.schema_name,
+                        "schema": request.schema,
+                        "strict": True,
+                    }
+                },
+                max_output_tokens=request.max_tokens,
+                temperature=_temperature(model, request),
+                store=False,
+            ),
+            model,
+            "/responses",
+        )
+        return _from_responses(response, request)
+
+    async def _call(self, call: Awaitable[T], model: str, path: str) -> T:
+        """Await an SDK call, turning its exceptions into classified ProviderErrors."""
+        try:
+            return await call
+        except openai.APIStatusError as exc:
+            raise _status_error(exc, model, self.base_url, path) from exc
+        except openai.APITimeoutError as exc:
+            message = f"{self.base_url} did not answer within {self._timeout:g}s"
+            raise ProviderError(message, retryable=True) from exc
+        except openai.APIConnectionError as exc:
+            cause = f"{type(exc.__cause__).__name__}: {exc.__cause__}" if exc.__cause__ else exc
+            message = f"connection to {self.base_url} failed ({cause})"
+            raise ProviderError(message, retryable=True) from exc
+        except (
+            openai.APIResponseValidationError,
+            httpx2.HTTPError,
+            json.JSONDecodeError,
+            pydantic.ValidationError,
+        ) as exc:
+            message = f"unreadable response from {self.base_url} ({type(exc).__name__}: {exc})"
+            raise ProviderError(message, retryable=True) from exc
+
+
+def _temperature(model: str, request: ModelRequest) -> float | openai.Omit:
+    """The temperature to send: none for reasoning models, which reject anything but 1."""
+    return omit if model.startswith(REASONING_PREFIXES) else request.temperature
+
+
+def _rejects_json_schema(exc: ProviderError) -> bool:
+    """Whether an error says the server does not know ``response_format: json_schema``."""
+    text = f"{exc.raw or ''} {exc.message}".lower()
+    mentions = "response_format" in text or "json_schema" in text
+    return (
+        exc.status in (400, 422, 500, 501)
+        and mentions
+        and any(hint in text for hint in _UNSUPPORTED_HINTS)
+    )
+
+
+def _endpoint_missing(exc: ProviderError) -> bool:
+    """Whether a 404 is about the URL (no such endpoint) rather than about the model."""
+    return exc.status == 404 and _not_an_api_error(exc.raw)
+
+
+def _not_an_api_error(raw: str | None) -> bool:
+    """Whether an error body lacks the OpenAI ``{"error": {...}}`` shape (e.g. a bare 404)."""
+    try:
+        body = json.loads(raw or "")
+    except ValueError:
+        return True
+    return not (isinstance(body, dict) and isinstance(body.get("error"), dict))
+
+
+class _Usage(NamedTuple):
+    """Token counts; ``input`` excludes cache reads and writes, as Anthropic counts them."""
+
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+
+    @classmethod
+    def of(cls, prompt: int, completion: int, cached: int | None, written: int | None) -> _Usage:
+        """From OpenAI counts, where the prompt count includes cached tokens."""
+        read, write = cached or 0, written or 0
+        return cls(max(0, prompt - read - write), completion, read, write)
+
+
+def _chat_usage(usage: CompletionUsage | None) -> _Usage:
+    if usage is None:
+        return _Usage()
+    details = usage.prompt_tokens_details
+    cached = details.cached_tokens if details else 0
+    written = details.cache_write_tokens if details else 0
+    return _Usage.of(usage.prompt_tokens, usage.completion_tokens, cached, written)
+
+
+def _from_chat(completion: ChatCompletion, request: ModelRequest) -> ModelResponse:
+    raw = completion.model_dump(mode="json")
+    if not completion.choices:
+        text = json.dumps(raw)[:300]
+        raise ProviderError(f"the answer has no choices: {text}", retryable=True, raw=text)
+    choice = completion.choices[0]
+    message = choice.message
+    usage = _chat_usage(completion.usage)
+    response = ModelResponse(
+        text=message.content or "",
+        input_tokens=usage.input,
+        output_tokens=usage.output,
+        cache_read_tokens=usage.cache_read,
+        cache_write_tokens=usage.cache_write,
+        stop_reason=choice.finish_reason,
+        raw=raw,
+    )
+    if message.refusal:
+        raise AnswerError(f"the model refused to answer: {message.refusal}", response)
+    if choice.finish_reason == "content_filter":
+        raise AnswerError("the answer was withheld by the content filter", response)
+    if choice.finish_reason == "length":
+        limit = request.max_tokens
+        raise AnswerError(f"the answer was cut off (length, max_tokens={limit})", response)
+    return response
+
+
+def _from_responses(result: Response, request: ModelRequest) -> ModelResponse:
+    usage, counts = result.usage, _Usage()
+    if usage is not None:
+        details = usage.input_tokens_details
+        cached, written = details.cached_tokens, details.cache_write_tokens
+        counts = _Usage.of(usage.input_tokens, usage.output_tokens, cached, written)
+    reason = result.incomplete_details.reason if result.incomplete_details else None
+    response = ModelResponse(
+        text=result.output_text,
+        input_tokens=counts.input,
+        output_tokens=counts.output,
+        cache_read_tokens=counts.cache_read,
+        cache_write_tokens=counts.cache_write,
+        stop_reason=reason or result.status,
+        raw=result.model_dump(mode="json"),
+    )
+    for item in result.output:
+        if isinstance(item, ResponseOutputMessage):
+            for part in item.content:
+                if part.type == "refusal":
+                    raise AnswerError(f"the model refused to answer: {part.refusal}", response)
+    if reason == "content_filter":
+        raise AnswerError("the answer was withheld by the content filter", response)
+    if result.status == "incomplete":
+        limit = request.max_tokens
+        raise AnswerError(f"the answer was cut off ({reason}, max_tokens={limit})", response)
+    return response
+
+
+def _status_error(
+    exc: openai.APIStatusError, model: str, base_url: str, path: str
+) -> ProviderError:
+    """Classify an HTTP error status: retryable or not, for how long, and the fix."""
+    status = exc.status_code
+    body = exc.body
+    detail = body.get("message") if isinstance(body, Mapping) else None
+    detail = str(detail or exc.message)
+    where = "" if base_url == OPENAI_URL else f" at {base_url}"
+    raw = _body_text(exc.response)
+    if status in (401, 403):
+        message = f"OPENAI_API_KEY is not set or invalid{where} (status {status}): {detail}"
+    elif status == 404 and _not_an_api_error(raw):
+        message = f"no {path} endpoint at {base_url}: check OPENAI_BASE_URL (status 404)"
+    elif status == 404:
+        message = f"model {model!r} not found{where}: check --model (status 404: {detail})"
+    elif status in RETRYABLE_STATUS or status >= 500:
+        kind = body.get("type") if isinstance(body, Mapping) else None
+        message = f"OpenAI API{where} failed (status {status}, {kind or 'error'}): {detail}"
+    else:
+        message = f"the OpenAI API{where} rejected the request (status {status}): {detail}"
+    return ProviderError(
+        message,
+        retryable=status in RETRYABLE_STATUS or status >= 500,
+        retry_after=parse_retry_after(exc.response.headers),
+        status=status,
+        raw=raw,
+    )
+
+
+def _body_text(response: httpx2.Response) -> str | None:
+    try:
+        return response.text
+    except httpx2.HTTPError:
+        return None
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date)."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

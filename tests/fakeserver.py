@@ -1,0 +1,386 @@
+"""A real HTTP server on 127.0.0.1 that speaks the Anthropic and OpenAI wire formats.
+
+It answers ``POST /v1/messages``, ``/v1/chat/completions`` and ``/v1/responses`` with a
+review (or whatever ``server.answer`` returns), plus the batch endpoints of both APIs
+(see ``fakeserver_batch``; the JSON shapes live in ``fakeserver_wire``). Faults are
+scripted per request as a FIFO queue::
+
+    server.script(["429:retry-after=2", "reset", "ok"])
+
+Run it alone for benchmarks: ``python -m tests.fakeserver --port 8080 --rpm 3000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+import pytest
+
+from tests.fakeserver_batch import BatchStore
+from tests.fakeserver_wire import (
+    GENERATE_PATHS,
+    JSON,
+    LLAMA_CPP_JSON_SCHEMA_ERROR,
+    Fault,
+    Reply,
+    Usage,
+    anthropic_message,
+    anthropic_system,
+    chat_completion,
+    default_answer,
+    error_reply,
+    json_reply,
+    openai_system,
+    response_object,
+    tokens,
+)
+
+Answer = Callable[[JSON], "JSON | str"]
+"""Given the request body, the model's answer: a dict (sent as JSON) or raw text."""
+Compat = Literal["openai", "llama_cpp"]
+
+
+@dataclass
+class Recorded:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    """Header names in lower case."""
+    body: Any
+    """Parsed JSON, or the raw bytes of a non-JSON body."""
+
+
+@dataclass
+class _Bucket:
+    """A token bucket: ``rate`` tokens per second, at most ``capacity`` at once."""
+
+    rate: float
+    capacity: float
+    tokens: float
+    stamp: float = field(default_factory=time.monotonic)
+
+    def take(self) -> float | None:
+        """Take a token; None when allowed, else seconds until one is available."""
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return None
+        return (1 - self.tokens) / self.rate
+
+
+class FakeServer:
+    """The fake API server; ``start()`` it, point SDK clients at ``url``, ``stop()`` it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.answer: Answer = default_answer
+        self.latency = 0.0
+        self.compat: Compat = "openai"
+        """``llama_cpp`` mimics llama-cpp-python's server: no json_schema, no Responses API."""
+        self.require_key: str | None = None
+        """When set, requests without this key (x-api-key or Bearer) get a 401."""
+        self.requests: list[Recorded] = []
+        self.counts: Counter[str] = Counter()
+        self.rate_limited = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.batch = BatchStore(self._batch_result)
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self._faults: list[Fault] = []
+        self._bucket: _Bucket | None = None
+        self._seen_prefixes: set[str] = set()
+        self._connections: set[socket.socket] = set()
+        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd.fake = self
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL for the Anthropic SDK (which adds ``/v1/...`` itself)."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def openai_url(self) -> str:
+        """Base URL for the OpenAI SDK (which expects the ``/v1`` prefix in it)."""
+        return f"{self.url}/v1"
+
+    @property
+    def total(self) -> int:
+        """Number of requests received, all paths."""
+        return sum(self.counts.values())
+
+    def start(self) -> FakeServer:
+        """Start serving in a background thread."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and drop open connections (wakes held ``timeout`` faults too)."""
+        self.stopping.set()
+        self._httpd.shutdown()
+        with self.lock:
+            for conn in list(self._connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def script(self, faults: Iterable[str | Fault]) -> None:
+        """Append faults to the FIFO queue; each matching request takes the first one."""
+        with self.lock:
+            self._faults.extend(Fault.parse(f) for f in faults)
+
+    @property
+    def pending(self) -> list[Fault]:
+        """Faults not yet consumed."""
+        with self.lock:
+            return list(self._faults)
+
+    def rate_limit(self, rpm: float | None, burst: int | None = None) -> None:
+        """Limit to ``rpm`` requests per minute (None: no limit); past it, 429 + retry-after.
+
+        A token bucket refilled at rpm/60 per second holding ``burst`` tokens (default one
+        second's worth), the way providers enforce a per-minute limit over short windows.
+        """
+        with self.lock:
+            if rpm is None:
+                self._bucket = None
+                return
+            capacity = float(burst if burst is not None else max(1, math.ceil(rpm / 60)))
+            self._bucket = _Bucket(rate=rpm / 60, capacity=capacity, tokens=capacity)
+
+    def bodies(self, path: str) -> list[Any]:
+        """Bodies of the recorded requests for ``path``."""
+        with self.lock:
+            return [r.body for r in self.requests if r.path == path]
+
+    def _next_fault(self, path: str) -> Fault:
+        with self.lock:
+            for index, fault in enumerate(self._faults):
+                if fault.matches(path):
+                    return self._faults.pop(index)
+        return Fault()
+
+    def _cache(self, key: str) -> bool:
+        with self.lock:
+            seen = key in self._seen_prefixes
+            self._seen_prefixes.add(key)
+            return seen
+
+    # -- wire formats -------------------------------------------------------------------
+
+    def _batch_result(self, endpoint: str, body: JSON, spec: str | Fault) -> Reply:
+        return self.generate(endpoint, body, Fault.parse(spec))
+
+    def generate(self, path: str, body: JSON, fault: Fault) -> Reply:
+        """The reply of a generation endpoint for ``body`` under an answer-kind ``fault``."""
+        if fault.kind == "status":
+            return self.error(path, fault.status, fault.message, fault.headers(), body)
+        if path == "/v1/messages":
+            system, wants_cache = anthropic_system(body)
+            usage = self._usage(body, system, wants_cache)
+            return json_reply(anthropic_message(body, self.answer(body), fault, usage))
+        if self.compat == "llama_cpp" and path == "/v1/responses":
+            return json_reply({"detail": "Not Found"}, 404)
+        response_format = body.get("response_format") or {}
+        if self.compat == "llama_cpp" and response_format.get("type") == "json_schema":
+            error = {"message": LLAMA_CPP_JSON_SCHEMA_ERROR, "type": "internal_server_error"}
+            return json_reply({"error": {**error, "param": None, "code": None}}, 500)
+        cached = self._usage(body, openai_system(body), True)[1]
+        build = response_object if path == "/v1/responses" else chat_completion
+        return json_reply(build(body, self.answer(body), fault, cached))
+
+    def error(
+        self, path: str, status: int, message: str | None, headers: dict[str, str], body: Any
+    ) -> Reply:
+        """An error reply in the real JSON shape of the API that ``path`` belongs to."""
+        return error_reply(path, status, message, headers, body)
+
+    def _usage(self, body: JSON, system: str, wants_cache: bool) -> Usage:
+        """(uncached input, cache read, cache write) tokens, simulating a prefix cache."""
+        total = tokens(json.dumps(body))
+        sys_tokens = tokens(system) if system else 0
+        if not system or not wants_cache:
+            return total, 0, 0
+        if self._cache(f"{body.get('model')}\x00{system}"):
+            return total - sys_tokens, sys_tokens, 0
+        return total - sys_tokens, 0, sys_tokens
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+    fake: FakeServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+    server: _HTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+    def setup(self) -> None:
+        """Track the connection so ``stop()`` can drop it."""
+        super().setup()
+        with self.server.fake.lock:
+            self.server.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        """Forget the connection."""
+        with self.server.fake.lock:
+            self.server.fake._connections.discard(self.connection)
+        super().finish()
+
+    def do_GET(self) -> None:
+        """Serve a GET."""
+        self._serve()
+
+    def do_POST(self) -> None:
+        """Serve a POST."""
+        self._serve()
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            return b"".join(chunks)
+        return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+    def _serve(self) -> None:
+        fake = self.server.fake
+        path = self.path.split("?")[0]
+        raw = self._read_body()
+        body: Any = raw
+        if "json" in self.headers.get("content-type", ""):
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                body = raw
+        with fake.lock:
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            fake.requests.append(Recorded(self.command, path, headers, body))
+            fake.counts[path] += 1
+            wait = fake._bucket.take() if fake._bucket else None
+            fake.rate_limited += wait is not None
+        if wait is not None:
+            headers = {
+                "retry-after": str(math.ceil(wait)),
+                "retry-after-ms": str(math.ceil(wait * 1e3)),
+            }
+            return self._send(fake.error(path, 429, "rate limit exceeded", headers, body))
+        key = self.headers.get("x-api-key") or self.headers.get("authorization") or ""
+        if fake.require_key and key.removeprefix("Bearer ") != fake.require_key:
+            return self._send(fake.error(path, 401, "invalid x-api-key", {}, body))
+        fault = fake._next_fault(path)
+        if path in GENERATE_PATHS:
+            with fake.lock:
+                fake.in_flight += 1
+                fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+            try:
+                fake.stopping.wait(fake.latency)
+                self._respond(path, body, fault)
+            finally:
+                with fake.lock:
+                    fake.in_flight -= 1
+        else:
+            self._respond(path, body, fault)
+
+    def _respond(self, path: str, body: Any, fault: Fault) -> None:
+        fake = self.server.fake
+        if fault.kind == "reset":
+            # SO_LINGER 0 makes close() send a TCP RST instead of a clean FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            self.close_connection = True
+            return
+        if fault.kind == "timeout":
+            fake.stopping.wait(fault.seconds)
+            self.close_connection = True
+            return
+        if fault.kind == "bad_body":
+            reply = Reply(200, b'{"id": "msg_01", "content": [{"type": "te<html>502</html>')
+        elif path in GENERATE_PATHS and self.command == "POST":
+            if not isinstance(body, dict):
+                reply = fake.error(path, 400, "request body must be a JSON object", {}, None)
+            else:
+                reply = fake.generate(path, body, fault)
+        elif fault.kind == "status":
+            reply = fake.error(path, fault.status, fault.message, fault.headers(), body)
+        else:
+            content_type = self.headers.get("content-type", "")
+            found = fake.batch.handle(self.command, path, body, content_type, fake.url)
+            reply = found or fake.error(path, 404, f"Invalid URL ({self.command} {path})", {}, None)
+        self._send(reply, truncate=fault.kind == "truncated")
+
+    def _send(self, reply: Reply, truncate: bool = False) -> None:
+        self.send_response(reply.status)
+        self.send_header("content-type", reply.content_type)
+        length = len(reply.body) + (100 if truncate else 0)
+        self.send_header("content-length", str(length))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(reply.body[: len(reply.body) // 2] if truncate else reply.body)
+        self.wfile.flush()
+        if truncate:
+            self.close_connection = True
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeServer]:
+    """A started FakeServer on a random port of 127.0.0.1, stopped after the test."""
+    with FakeServer() as server:
+        yield server
+
+
+def main() -> None:
+    """Serve until interrupted: ``python -m tests.fakeserver --port 8080 --rpm 3000``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--rpm", type=float, default=None)
+    parser.add_argument("--compat", choices=["openai", "llama_cpp"], default="openai")
+    args = parser.parse_args()
+    server = FakeServer(port=args.port)
+    server.latency, server.compat = args.latency, args.compat
+    server.rate_limit(args.rpm)
+    server.start()
+    print(f"fake server on {server.url} (OpenAI base URL {server.openai_url})", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
