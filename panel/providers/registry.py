@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import Any
 
 from panel.errors import UsageError
 from panel.providers.base import Provider
 
-Factory = Callable[[], Provider]
+Factory = Callable[..., Provider]
 
 # Built-ins are named by module so that each SDK is imported only when used.
 _BUILTIN: dict[str, str] = {
@@ -19,12 +20,20 @@ _BUILTIN: dict[str, str] = {
 }
 _factories: dict[str, Factory] = {}
 _instances: dict[str, Provider] = {}
+_options: dict[str, dict[str, Any]] = {}
 
 
 def register(name: str, factory: Factory) -> None:
     """Register (or replace) a provider under ``name``."""
     _factories[name] = factory
     _instances.pop(name, None)
+
+
+def configure(name: str, options: dict[str, Any]) -> None:
+    """Options passed to provider ``name``'s constructor (e.g. base_url) from now on."""
+    if options != _options.get(name, {}):
+        _options[name] = dict(options)
+        _instances.pop(name, None)
 
 
 def unregister(name: str) -> None:
@@ -63,10 +72,14 @@ def get_provider(name: str) -> Provider:
     """The process-wide instance of provider ``name`` (created on first use)."""
     if name not in _instances:
         factory = _factories.get(name) or _load_builtin(name)
-        _instances[name] = factory()
+        try:
+            _instances[name] = factory(**_options.get(name, {}))
+        except TypeError as exc:
+            raise UsageError(f"provider {name!r}: bad option in panel.toml ({exc})") from None
     return _instances[name]
 
 
 def reset() -> None:
-    """Forget provider instances (they are created again on next use)."""
+    """Forget provider instances and options (they are created again on next use)."""
     _instances.clear()
+    _options.clear()
