@@ -11,6 +11,9 @@ from pathlib import Path
 import click
 
 from panel import console as views
+from panel.compare import compare_tools, split_read
+from panel.config import load_config
+from panel.costs import GROUPINGS, price_table, summarise
 from panel.editors import current_editor
 from panel.errors import PanelError
 from panel.generate import RunContext, draft_panel
@@ -19,7 +22,11 @@ from panel.models import ModelChoice, default_model
 from panel.paths import default_db
 from panel.personas import load_personas, select
 from panel.prompts import load_prompts
+from panel.providers import registry
+from panel.publish import publish as publish_site
+from panel.records import Verdict, percent
 from panel.store import Store, open_store
+from panel.votes import add_vote, get_votes, import_votes
 
 
 @dataclass
@@ -61,13 +68,21 @@ def cli(ctx: click.Context, db: Path | None, debug: bool, editor_name: str | Non
 
 def run_context(env: Env, store: Store, model: str | None) -> RunContext:
     """The RunContext for a command, printing the default-model notice once."""
+    config = load_config()
+    for name, options in config.providers.items():
+        registry.configure(name, options)
     fallback, notice = default_model()
-    if notice and not model:
+    if notice and not model and not config.model:
         click.echo(f"notice: {notice}", err=True)
     return RunContext(
         store=store,
         prompts=load_prompts(),
-        models=ModelChoice(explicit=model, fallback=fallback),
+        models=ModelChoice(
+            explicit=model,
+            per_persona=config.personas,
+            configured_default=config.model,
+            fallback=fallback,
+        ),
         editor=env.editor,
     )
 
@@ -137,6 +152,145 @@ def logs(env: Env, limit: int) -> None:
     views.make_console().print(views.call_log(rows))
 
 
+@cli.command()
+@click.option(
+    "--by",
+    type=click.Choice(sorted(GROUPINGS)),
+    default="day",
+    show_default=True,
+    help="Group the call log by day, model or panel.",
+)
+@click.option("--since", default=None, help="Only calls on or after this date (YYYY-MM-DD).")
+@pass_env
+def costs(env: Env, by: str, since: str | None) -> None:
+    """Summarise spend from the call log."""
+    with env.store() as store:
+        rows = summarise(store.conn, by, since)
+    if not rows:
+        click.echo("The call log is empty.")
+        return
+    unpriced = [m for m in {r.key for r in rows} if by == "model" and not price_table().price(m)]
+    views.make_console().print(views.cost_table(by, rows))
+    if unpriced:
+        click.echo(f"note: no price for {', '.join(sorted(unpriced))}; add it to PANEL_PRICES")
+
+
+@cli.command()
+@click.argument("a")
+@click.argument("b")
+@click.option("--model", "-m", default=None, help="Model id for panels that must be drafted.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison record as JSON.")
+@pass_env
+def compare(env: Env, a: str, b: str, model: str | None, as_json: bool) -> None:
+    """Compare two tools, each a panel slug or a launch file (missing panels are drafted)."""
+    with env.store() as store:
+        result = compare_tools(store, a, b, lambda: run_context(env, store, model), env.editor)
+        votes = {p.slug: get_votes(store, p.slug) for p in (result.a, result.b)}
+    if as_json:
+        click.echo(result.comparison.model_dump_json(indent=2))
+        return
+    out = views.make_console()
+    out.print(views.comparison_table(result.a, result.b, votes))
+    click.echo(split_read(result.a, result.b))
+    state = "stored" if result.created else "already stored"
+    drafted = f"; drafted {', '.join(result.drafted)}" if result.drafted else ""
+    comparison = result.comparison
+    click.echo(
+        f"{state}: {comparison.slug} (rev {comparison.revision}, {comparison.status.value})"
+        f"{drafted}"
+    )
+
+
+@cli.command()
+@click.argument("slug")
+@click.argument("verdict", type=click.Choice([v.value for v in Verdict]))
+@click.option(
+    "--count",
+    "-n",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="How many votes to add.",
+)
+@pass_env
+def vote(env: Env, slug: str, verdict: str, count: int) -> None:
+    """Add community votes (ship or skip) to a tool's panel."""
+    with env.store() as store:
+        store.get_panel(slug)
+        votes = add_vote(store, slug, Verdict(verdict), count)
+    click.echo(
+        f"{slug}: community {percent(votes.share)} ship ({votes.ship} ship, {votes.skip} skip)"
+    )
+
+
+@cli.group()
+def votes() -> None:
+    """Community votes."""
+
+
+@votes.command(name="import")
+@click.argument("file", type=click.Path(path_type=Path))
+@pass_env
+def votes_import(env: Env, file: Path) -> None:
+    """Set vote counts from a CSV or JSON file of slug, ship, skip (replacing old counts)."""
+    with env.store() as store:
+        rows = import_votes(store, file)
+        unknown = [v.slug for v in rows if store.find_panel(v.slug) is None]
+    click.echo(f"imported votes for {len(rows)} tool{'s' if len(rows) != 1 else ''} from {file}")
+    if unknown:
+        click.echo(f"note: no panel yet for {', '.join(unknown)}", err=True)
+
+
+@cli.command()
+@click.argument("slug")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Site folder (default: outputs/site/).",
+)
+@click.option("--force", is_flag=True, help="Publish even if not approved (drafts).")
+@click.option(
+    "--templates",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Folder of templates overriding the built-in ones by name.",
+)
+@click.option("--base-url", default=None, help="The site's absolute URL, for the feed.")
+@click.option(
+    "--kind",
+    type=click.Choice(["panel", "comparison"]),
+    default=None,
+    help="Needed only when a slug names both a panel and a comparison.",
+)
+@pass_env
+def publish(
+    env: Env,
+    slug: str,
+    out: Path | None,
+    force: bool,
+    templates: Path | None,
+    base_url: str | None,
+    kind: str | None,
+) -> None:
+    """Publish a comparison (with its two panels) or a panel, rebuilding index and feed."""
+    with env.store() as store:
+        result = publish_site(
+            store,
+            slug,
+            editor=env.editor,
+            out=out,
+            force=force,
+            templates=templates,
+            base_url=base_url,
+            kind=kind,
+        )
+    marked = f" (now published: {', '.join(result.marked)})" if result.marked else ""
+    click.echo(f"published {result.kind} {result.slug} to {result.out}{marked}")
+    for path in result.files:
+        click.echo(f"  {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning PanelErrors into one line and an exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
@@ -163,5 +317,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+# Command groups that live in their own modules register themselves on `cli`.
+from panel import cli_batch, cli_review  # noqa: E402, F401

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from panel.records import ToolPanel, Verdict, percent
+from panel.costs import CostRow
+from panel.records import Comparison, Review, ToolPanel, Verdict, Votes, now, percent
 
 VERDICT_STYLE = {Verdict.SHIP: "bold green", Verdict.SKIP: "bold red"}
 
@@ -109,3 +110,117 @@ def make_console(stderr: bool = False) -> Console:
     if not console.is_terminal:
         console = Console(stderr=stderr, highlight=False, width=120)
     return console
+
+
+def review_queue(records: Iterable[ToolPanel | Comparison]) -> Table:
+    """Drafts waiting for an editor, oldest first, with failures and flags called out."""
+    table = Table(title="Waiting for review")
+    for column in ("Kind", "Slug", "Rev", "Age", "Ship", "Needs attention"):
+        table.add_column(column)
+    for record in records:
+        age = now() - record.created_at
+        hours = int(age.total_seconds() // 3600)
+        age_text = f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h"
+        if isinstance(record, ToolPanel):
+            failed = [r.persona_id for r in record.reviews if r.failed]
+            flagged = [r.persona_id for r in record.reviews if r.flags]
+            notes = []
+            if failed:
+                notes.append(f"failed: {', '.join(failed)}")
+            if flagged:
+                notes.append(f"flagged: {', '.join(flagged)}")
+            attention = Text("; ".join(notes), style="yellow") if notes else Text("")
+            table.add_row(
+                "panel",
+                record.slug,
+                str(record.revision),
+                age_text,
+                f"{percent(record.ship_share)} ({record.split})",
+                attention,
+            )
+        else:
+            table.add_row(
+                "comparison",
+                record.slug,
+                str(record.revision),
+                age_text,
+                f"{record.a_slug} vs {record.b_slug}",
+                Text(""),
+            )
+    return table
+
+
+def history(entries: Iterable[dict[str, object]]) -> Table:
+    """The audit trail of one record, with diffs coloured."""
+    table = Table(show_lines=True)
+    for column in ("Rev", "When", "Who", "What", "Detail"):
+        table.add_column(column)
+    for entry in entries:
+        detail = Text()
+        for line in str(entry["detail"]).splitlines():
+            style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
+            detail.append(line + "\n", style=style)
+        table.add_row(
+            str(entry["revision"]),
+            str(entry["at"])[:19],
+            str(entry["editor"]),
+            str(entry["action"]),
+            detail,
+        )
+    return table
+
+
+def cost_table(by: str, rows: Iterable[CostRow]) -> Table:
+    """The cost summary, with a total row."""
+    table = Table(title=f"Costs by {by}")
+    for column in (by.capitalize(), "Calls", "Cached", "Errors", "In tokens", "Out tokens", "USD"):
+        table.add_column(column, justify="left" if column == by.capitalize() else "right")
+    total = [0, 0, 0, 0, 0, 0.0]
+    for row in rows:
+        values = [row.calls, row.cached, row.errors, row.input_tokens, row.output_tokens]
+        table.add_row(row.key, *(f"{v:,}" for v in values), f"${row.cost_usd:.4f}")
+        total = [t + v for t, v in zip(total, [*values, row.cost_usd], strict=True)]
+    table.add_row("total", *(f"{int(v):,}" for v in total[:5]), f"${total[5]:.4f}", style="bold")
+    return table
+
+
+def comparison_table(a: ToolPanel, b: ToolPanel, votes: Mapping[str, Votes]) -> Table:
+    """Two scorecards side by side: the tools' facts, then each reviewer's call on each."""
+    table = Table(title=f"{a.launch.name} vs {b.launch.name}", show_lines=True, expand=True)
+    table.add_column("", style="bold", min_width=12, ratio=1)
+    for panel in (a, b):
+        table.add_column(panel.launch.name, ratio=4)
+    facts: list[tuple[str, Callable[[ToolPanel], str]]] = [
+        ("Category", lambda p: p.launch.category or "—"),
+        ("Tagline", lambda p: p.launch.tagline or "—"),
+        ("Panel", lambda p: f"{percent(p.ship_share)} ship ({p.split})"),
+        ("Community", lambda p: _community(votes.get(p.slug))),
+        ("Entry", lambda p: p.launch.entry or "—"),
+    ]
+    for label, fact in facts:
+        table.add_row(label, fact(a), fact(b))
+    names: dict[str, str] = {}
+    for review in a.reviews + b.reviews:
+        names.setdefault(review.persona_id, review.persona_name)
+    for persona_id, name in names.items():
+        table.add_row(name, *(_take(p.review(persona_id)) for p in (a, b)))
+    return table
+
+
+def _community(votes: Votes | None) -> str:
+    if votes is None or not votes.total:
+        return "— (no votes)"
+    return f"{percent(votes.share)} ship ({votes.total} votes)"
+
+
+def _take(review: Review | None) -> Text:
+    if review is None:
+        return Text("not reviewed", style="dim")
+    text = verdict_text(review.verdict)
+    if review.failed:
+        text.append(f"\nfailed: {review.error}", style="yellow")
+        return text
+    if review.headline:
+        text.append("\n" + review.headline, style="italic")
+    text.append("\n" + review.quote)
+    return text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from panel.costs import PriceTable, price_table
+from panel.limiter import AdaptiveLimiter
 from panel.models import ModelChoice
 from panel.prompts import Prompts
 from panel.providers import (
@@ -19,6 +21,7 @@ from panel.providers import (
     Message,
     ModelRequest,
     ModelResponse,
+    Provider,
     ProviderError,
     get_provider,
     parse_model_id,
@@ -41,6 +44,10 @@ class RunContext:
     policy: RetryPolicy = DEFAULT_POLICY
     prices: PriceTable = field(default_factory=price_table)
     max_reasks: int = MAX_REASKS
+    use_cache: bool = True
+    """Answer repeated requests from the response cache (False: --fresh)."""
+    limiter: AdaptiveLimiter | None = None
+    """Caps calls in flight across panels (batch runs)."""
 
 
 @dataclass
@@ -70,6 +77,7 @@ def request_json(model_id: str, request: ModelRequest) -> str:
             "schema": request.schema,
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
+            "prose_field": request.prose_field,
         },
         sort_keys=True,
     )
@@ -88,7 +96,25 @@ async def call_model(
     provider_name, model = parse_model_id(model_id)
     provider = get_provider(provider_name)
     logged = request_json(model_id, request)
+    key = cache_key(logged)
     policy = ctx.policy
+    if ctx.use_cache:
+        hit = ctx.store.cached_response(key)
+        if hit is not None:
+            ctx.store.log_call(
+                CallRecord(
+                    model=model_id,
+                    attempt=0,
+                    request=logged,
+                    response=hit.text,
+                    panel_slug=slug,
+                    persona_id=persona_id,
+                    cache_key=key,
+                    cached=True,
+                )
+            )
+            usage.add(hit, 0.0)
+            return hit
 
     def log(attempt: int, started: float, **fields: Any) -> None:
         ctx.store.log_call(
@@ -121,7 +147,7 @@ async def call_model(
             usage.attempts += 1
             started = time.perf_counter()
             try:
-                response = await provider.generate(model, request)
+                response = await _generate(ctx, provider, model, request)
             except ProviderError as exc:
                 last = exc
                 note = ""
@@ -149,9 +175,43 @@ async def call_model(
                 raise
             cost = _cost(ctx, model_id, response)
             usage.add(response, cost)
-            log(number, started, response=response.text, **_usage_fields(response, cost))
+            ctx.store.log_call(
+                CallRecord(
+                    model=model_id,
+                    attempt=number,
+                    request=logged,
+                    response=response.text,
+                    latency_ms=int((time.perf_counter() - started) * 1000),
+                    panel_slug=slug,
+                    persona_id=persona_id,
+                    cache_key=key,
+                    **_usage_fields(response, cost),
+                ),
+                cache=response,
+            )
             return response
     raise last or ProviderError("no attempt was made", retryable=False)  # pragma: no cover
+
+
+async def _generate(
+    ctx: RunContext, provider: Provider, model: str, request: ModelRequest
+) -> ModelResponse:
+    if ctx.limiter is None:
+        return await provider.generate(model, request)
+    async with ctx.limiter.slot():
+        try:
+            response = await provider.generate(model, request)
+        except ProviderError as exc:
+            if exc.status == 429:
+                ctx.limiter.throttled()
+            raise
+        ctx.limiter.success()
+        return response
+
+
+def cache_key(logged_request: str) -> str:
+    """The response-cache key: a hash of everything that determines the answer."""
+    return hashlib.sha256(logged_request.encode("utf-8")).hexdigest()
 
 
 def _cost(ctx: RunContext, model_id: str, response: ModelResponse) -> float:

@@ -70,4 +70,57 @@ CREATE INDEX calls_panel ON calls (panel_slug, persona_id);
 CREATE INDEX calls_at ON calls (at)
 """,
     ),
+    (
+        "comparisons, votes",
+        """
+CREATE TABLE comparisons (
+    slug TEXT PRIMARY KEY,
+    a_slug TEXT NOT NULL REFERENCES panels (slug),
+    b_slug TEXT NOT NULL REFERENCES panels (slug),
+    revision INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    record TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX comparisons_status ON comparisons (status, created_at);
+CREATE INDEX comparisons_a ON comparisons (a_slug);
+CREATE INDEX comparisons_b ON comparisons (b_slug);
+CREATE TABLE votes (
+    slug TEXT PRIMARY KEY,
+    ship INTEGER NOT NULL DEFAULT 0 CHECK (ship >= 0),
+    skip INTEGER NOT NULL DEFAULT 0 CHECK (skip >= 0),
+    updated_at TEXT NOT NULL
+)
+""",
+    ),
+    (
+        "response cache, batch runs",
+        """
+CREATE TABLE response_cache (
+    key TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE batch_runs (
+    id INTEGER PRIMARY KEY,
+    queue TEXT NOT NULL,
+    queue_hash TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX batch_runs_queue ON batch_runs (queue_hash);
+CREATE TABLE batch_items (
+    run_id INTEGER NOT NULL REFERENCES batch_runs (id),
+    slug TEXT NOT NULL,
+    status TEXT NOT NULL,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, slug)
+)
+""",
+    ),
 ]

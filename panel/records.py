@@ -270,3 +270,65 @@ class ToolPanel(BaseModel):
 def percent(share: float | None) -> str:
     """A share as a whole percentage, or an em dash when there is none."""
     return "—" if share is None else f"{round(share * 100)}%"
+
+
+def comparison_slug(a_slug: str, b_slug: str) -> str:
+    """The slug of the comparison of two tools, in the order given: 'a-vs-b'."""
+    return f"{a_slug}-vs-{b_slug}"
+
+
+class Comparison(BaseModel):
+    """Two tool panels side by side: "A vs B — which one should you ship with?"."""
+
+    slug: str = Field(pattern=SLUG_PATTERN)
+    """Comparison slug, 'a-vs-b' in the order the tools were given."""
+    a_slug: str = Field(pattern=SLUG_PATTERN)
+    """Slug of the first tool's panel."""
+    b_slug: str = Field(pattern=SLUG_PATTERN)
+    """Slug of the second tool's panel."""
+    status: Status = Status.DRAFT
+    """Editorial status."""
+    revision: int = 1
+    """Incremented on every change."""
+    reason: str | None = None
+    """Why it was rejected, when it was."""
+    created_at: datetime = Field(default_factory=now)
+    """When the first revision was made."""
+    updated_at: datetime = Field(default_factory=now)
+    """When the latest revision was made."""
+
+    @model_validator(mode="after")
+    def _two_tools(self) -> Comparison:
+        if self.a_slug == self.b_slug:
+            raise ValueError(f"a comparison needs two different tools, got {self.a_slug!r} twice")
+        return self
+
+    @classmethod
+    def of(cls, a_slug: str, b_slug: str) -> Comparison:
+        """A new draft comparison of two tools, slugged in the order given."""
+        return cls(slug=comparison_slug(a_slug, b_slug), a_slug=a_slug, b_slug=b_slug)
+
+
+class Votes(BaseModel):
+    """Community votes on one tool."""
+
+    slug: str = Field(pattern=SLUG_PATTERN)
+    """Slug of the tool voted on."""
+    ship: int = Field(default=0, ge=0)
+    """Votes to ship."""
+    skip: int = Field(default=0, ge=0)
+    """Votes to skip."""
+    updated_at: datetime | None = None
+    """When the counts last changed; None when there are no votes yet."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def total(self) -> int:
+        """All votes cast."""
+        return self.ship + self.skip
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def share(self) -> float | None:
+        """Share of votes that said ship, 0..1, or None with no votes."""
+        return self.ship / self.total if self.total else None

@@ -12,6 +12,7 @@ from typing import Any
 
 from panel.errors import ConflictError, NotFoundError, UsageError
 from panel.migrations import MIGRATIONS
+from panel.providers.base import ModelResponse
 from panel.records import Review, Status, ToolPanel, now
 
 
@@ -252,9 +253,40 @@ class Store:
 
     # -- call log -----------------------------------------------------------------------
 
-    def log_call(self, call: CallRecord) -> None:
-        """Append one model call to the call log."""
+    def cached_response(self, key: str) -> ModelResponse | None:
+        """The cached answer to a request, if one was stored."""
+        row = self.conn.execute(
+            "SELECT response FROM response_cache WHERE key = ?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        data = json.loads(row[0])
+        return ModelResponse(
+            text=data["text"],
+            input_tokens=data["input_tokens"],
+            output_tokens=data["output_tokens"],
+            cache_read_tokens=data["cache_read_tokens"],
+            cache_write_tokens=data["cache_write_tokens"],
+            stop_reason=data["stop_reason"],
+        )
+
+    def log_call(self, call: CallRecord, cache: ModelResponse | None = None) -> None:
+        """Append one model call to the call log (and cache its answer, atomically)."""
         with self.transaction() as conn:
+            if cache is not None and call.cache_key:
+                entry = {
+                    "text": cache.text,
+                    "input_tokens": cache.input_tokens,
+                    "output_tokens": cache.output_tokens,
+                    "cache_read_tokens": cache.cache_read_tokens,
+                    "cache_write_tokens": cache.cache_write_tokens,
+                    "stop_reason": cache.stop_reason,
+                }
+                conn.execute(
+                    "INSERT OR REPLACE INTO response_cache (key, model, response, created_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (call.cache_key, call.model, json.dumps(entry), now().isoformat()),
+                )
             conn.execute(
                 "INSERT INTO calls (at, panel_slug, persona_id, model, attempt, request, "
                 "response, error, status, input_tokens, output_tokens, cache_read_tokens, "

@@ -94,7 +94,7 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\n")
     result = subprocess.run(
-        [sys.executable, "-m", "panel.cli", "draft", str(bad)], capture_output=True, text=True
+        [sys.executable, "-m", "panel", "draft", str(bad)], capture_output=True, text=True
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"panel: error: {bad}: description: required field is missing"

@@ -161,3 +161,24 @@ def test_parse_review_messages() -> None:
 
 def test_tmp_isolation(tmp_path: Path) -> None:
     assert str(default_db()).startswith(str(tmp_path))
+
+
+async def test_response_cache_pays_each_call_once(store: Store, fake: FakeProvider) -> None:
+    personas = load_personas()
+    first = await draft_panel(make_ctx(store), launch(), personas)
+    assert len(fake.calls) == 4
+    second = await draft_panel(make_ctx(store), launch(), personas)
+    assert len(fake.calls) == 4, "a repeated request must be answered from the cache"
+    assert [r.quote for r in second.reviews] == [r.quote for r in first.reviews]
+    cached = [c for c in store.recent_calls(8) if c["cached"]]
+    assert len(cached) == 4 and all(c["cost_usd"] == 0 for c in cached)
+    fresh = make_ctx(store)
+    fresh.use_cache = False
+    await draft_panel(fresh, launch(), personas)
+    assert len(fake.calls) == 8
+
+
+async def test_cache_key_covers_the_model(store: Store, fake: FakeProvider) -> None:
+    await draft_panel(make_ctx(store, "fake:ship"), launch(), load_personas()[:1])
+    await draft_panel(make_ctx(store, "fake:skip"), launch(), load_personas()[:1])
+    assert [m for m, _ in fake.calls] == ["ship", "skip"]

@@ -1,0 +1,7 @@
+"""``python -m panel``: the panel command."""
+
+import sys
+
+from panel.cli import main
+
+sys.exit(main())

@@ -1,0 +1,256 @@
+"""Publishing: mark records published, write their pages atomically, rebuild index and feed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from panel.compare import pricing_remarks, split_read
+from panel.comparisons import (
+    comparisons_of,
+    find_comparison,
+    list_comparisons,
+    save_comparison,
+)
+from panel.errors import NotFoundError, UsageError
+from panel.paths import outputs_dir
+from panel.records import Comparison, Status, ToolPanel, now
+from panel.render import (
+    COMPARISONS_DIR,
+    FEED_FILE,
+    INDEX_FILE,
+    TOOLS_DIR,
+    ComparisonLink,
+    ComparisonPage,
+    Renderer,
+    SiteIndex,
+    ToolPage,
+    public_json,
+)
+from panel.store import Store
+from panel.votes import get_votes
+
+PUBLISHABLE = {Status.APPROVED, Status.PUBLISHED}
+"""Statuses that publish without --force."""
+
+
+def default_site_dir() -> Path:
+    """Where pages go by default: outputs/site/."""
+    return outputs_dir() / "site"
+
+
+def check_base_url(base_url: str | None) -> str | None:
+    """An http(s) base URL ending in '/', or None; anything else is a UsageError."""
+    if not base_url:
+        return None
+    if not re.match(r"^https?://[^\s\"'<>]+$", base_url, re.IGNORECASE):
+        raise UsageError(f"--base-url {base_url!r}: expected an http:// or https:// URL")
+    return base_url if base_url.endswith("/") else base_url + "/"
+
+
+# -- pages from the store ---------------------------------------------------------------
+
+
+def _tool(store: Store, panel: ToolPanel) -> ToolPage:
+    return ToolPage(
+        panel=panel, votes=get_votes(store, panel.slug), pricing_remarks=pricing_remarks(panel)
+    )
+
+
+def comparison_page(store: Store, comparison: Comparison) -> ComparisonPage:
+    """A comparison with both tools' panels, votes and pricing reads, as the page shows it."""
+    a = store.get_panel(comparison.a_slug)
+    b = store.get_panel(comparison.b_slug)
+    return ComparisonPage(
+        comparison=comparison, read=split_read(a, b), a=_tool(store, a), b=_tool(store, b)
+    )
+
+
+def tool_page(store: Store, panel: ToolPanel) -> ToolPage:
+    """A tool panel with its votes, pricing read and the published comparisons it is in."""
+    links: list[ComparisonLink] = []
+    for comparison in comparisons_of(store, panel.slug, Status.PUBLISHED):
+        a = store.get_panel(comparison.a_slug)
+        b = store.get_panel(comparison.b_slug)
+        title = f"{a.launch.name} vs {b.launch.name}"
+        links.append(ComparisonLink(slug=comparison.slug, title=title, read=split_read(a, b)))
+    return _tool(store, panel).model_copy(update={"comparisons": links})
+
+
+def site_index(store: Store, base_url: str | None = None) -> SiteIndex:
+    """Published comparisons (newest first) and tools (by name) for the index and the feed."""
+    comparisons = [comparison_page(store, c) for c in list_comparisons(store, Status.PUBLISHED)]
+    comparisons.sort(key=lambda p: (p.comparison.updated_at, p.comparison.slug), reverse=True)
+    tools = [_tool(store, p) for p in store.list_panels(Status.PUBLISHED)]
+    tools.sort(key=lambda t: (t.panel.launch.name.casefold(), t.panel.slug))
+    stamps = [p.comparison.updated_at for p in comparisons] + [t.panel.updated_at for t in tools]
+    return SiteIndex(
+        comparisons=comparisons,
+        tools=tools,
+        updated_at=max(stamps) if stamps else now(),
+        base_url=base_url,
+    )
+
+
+# -- writing --------------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and os.replace (never half-written)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"{path.parent}: cannot write pages ({exc.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise UsageError(f"{path}: cannot write ({exc.strerror})") from None
+
+
+def _tool_files(renderer: Renderer, page: ToolPage) -> dict[str, str]:
+    base = f"{TOOLS_DIR}/{page.panel.slug}"
+    return {
+        f"{base}.html": renderer.tool_html(page),
+        f"{base}.md": renderer.tool_markdown(page),
+        f"{base}.json": public_json(page),
+    }
+
+
+def _comparison_files(renderer: Renderer, page: ComparisonPage) -> dict[str, str]:
+    base = f"{COMPARISONS_DIR}/{page.comparison.slug}"
+    return {
+        f"{base}.html": renderer.comparison_html(page),
+        f"{base}.md": renderer.comparison_markdown(page),
+        f"{base}.json": public_json(page),
+    }
+
+
+def site_files(
+    store: Store, renderer: Renderer, kind: str, slug: str, base_url: str | None = None
+) -> dict[str, str]:
+    """Every file publishing a comparison or panel writes, by path within the site."""
+    files: dict[str, str] = {}
+    comparison = find_comparison(store, slug) if kind == "comparison" else None
+    if comparison is not None:
+        files |= _comparison_files(renderer, comparison_page(store, comparison))
+        tools = [comparison.a_slug, comparison.b_slug]
+    else:
+        tools = [slug]
+    for tool in tools:
+        files |= _tool_files(renderer, tool_page(store, store.get_panel(tool)))
+    index = site_index(store, base_url)
+    files[INDEX_FILE] = renderer.index_html(index)
+    files[FEED_FILE] = renderer.feed(index)
+    return files
+
+
+# -- publishing -----------------------------------------------------------------------------
+
+
+@dataclass
+class PublishResult:
+    """What `panel publish` did."""
+
+    kind: str
+    """'comparison' or 'panel'."""
+    slug: str
+    """What was published."""
+    out: Path
+    """The site folder."""
+    files: list[Path] = field(default_factory=list)
+    """Files written, the record's pages first, then the index and the feed."""
+    marked: list[str] = field(default_factory=list)
+    """Records whose status changed to published."""
+
+
+def _check(kind: str, slug: str, status: Status, force: bool) -> None:
+    if status is Status.REJECTED:
+        raise UsageError(f"{kind} {slug!r} was rejected; redraft it before publishing")
+    if status not in PUBLISHABLE and not force:
+        raise UsageError(
+            f"{kind} {slug!r} is a {status.value}: approve it first, "
+            "or pass --force to publish a draft"
+        )
+
+
+def publish(
+    store: Store,
+    slug: str,
+    *,
+    editor: str,
+    out: Path | None = None,
+    force: bool = False,
+    templates: Path | None = None,
+    base_url: str | None = None,
+    kind: str | None = None,
+) -> PublishResult:
+    """Publish a comparison (with both tool panels) or one tool panel, and rebuild the site.
+
+    Records must be approved (or already published); ``force`` publishes drafts too.
+    ``templates`` names a folder overriding the built-in templates; ``kind`` settles a
+    slug that names both a panel and a comparison. Pages are rendered once before any
+    status changes, so a template error changes nothing.
+    """
+    renderer = Renderer(templates)
+    base_url = check_base_url(base_url)
+    out = out or default_site_dir()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: --out must be a folder")
+    comparison = find_comparison(store, slug) if kind != "panel" else None
+    panel = store.find_panel(slug) if kind != "comparison" else None
+    if comparison is not None and panel is not None:
+        raise UsageError(f"{slug!r} names a panel and a comparison; pass --kind panel|comparison")
+    if comparison is not None:
+        kind = "comparison"
+        panels = [store.get_panel(comparison.a_slug), store.get_panel(comparison.b_slug)]
+        _check(kind, slug, comparison.status, force)
+    elif panel is not None:
+        kind = "panel"
+        panels = [panel]
+    else:
+        what = kind or "comparison or panel"
+        raise NotFoundError(f"no {what} {slug!r}; run `panel list` or `panel compare A B`")
+    for panel in panels:
+        _check("panel", panel.slug, panel.status, force)
+    site_files(store, renderer, kind, slug, base_url)  # a dry run: template errors stop us here
+
+    result = PublishResult(kind=kind, slug=slug, out=out)
+    detail = f"to {out}"
+    for panel in panels:
+        if panel.status is not Status.PUBLISHED:
+            store.save_panel(
+                panel.model_copy(update={"status": Status.PUBLISHED}),
+                expected_revision=panel.revision,
+                editor=editor,
+                action="publish",
+                detail=detail + (f" with {slug}" if kind == "comparison" else ""),
+            )
+            result.marked.append(f"panel {panel.slug}")
+    if comparison is not None and comparison.status is not Status.PUBLISHED:
+        save_comparison(
+            store,
+            comparison.model_copy(update={"status": Status.PUBLISHED}),
+            expected_revision=comparison.revision,
+            editor=editor,
+            action="publish",
+            detail=detail,
+        )
+        result.marked.append(f"comparison {slug}")
+
+    for relative, text in site_files(store, renderer, kind, slug, base_url).items():
+        path = out / relative
+        write_atomic(path, text)
+        result.files.append(path)
+    return result
