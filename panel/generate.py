@@ -101,7 +101,7 @@ async def call_model(
     if ctx.use_cache:
         hit = ctx.store.cached_response(key)
         if hit is not None:
-            ctx.store.log_call(
+            hit.call_id = ctx.store.log_call(
                 CallRecord(
                     model=model_id,
                     attempt=0,
@@ -175,7 +175,7 @@ async def call_model(
                 raise
             cost = _cost(ctx, model_id, response)
             usage.add(response, cost)
-            ctx.store.log_call(
+            response.call_id = ctx.store.log_call(
                 CallRecord(
                     model=model_id,
                     attempt=number,
@@ -289,6 +289,8 @@ async def review_persona(
                 output = parse_review(response.text)
             except ValueError as exc:
                 error = str(exc)
+                if response.call_id is not None:
+                    ctx.store.note_invalid(response.call_id, error)
             else:
                 return Review(
                     persona_id=persona.id,

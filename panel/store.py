@@ -270,7 +270,15 @@ class Store:
             stop_reason=data["stop_reason"],
         )
 
-    def log_call(self, call: CallRecord, cache: ModelResponse | None = None) -> None:
+    def note_invalid(self, call_id: int, error: str) -> None:
+        """Record on a logged call that its answer failed validation."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE calls SET error = ? WHERE id = ? AND error IS NULL",
+                (f"invalid answer: {error}", call_id),
+            )
+
+    def log_call(self, call: CallRecord, cache: ModelResponse | None = None) -> int:
         """Append one model call to the call log (and cache its answer, atomically)."""
         with self.transaction() as conn:
             if cache is not None and call.cache_key:
@@ -287,7 +295,7 @@ class Store:
                     "VALUES (?, ?, ?, ?)",
                     (call.cache_key, call.model, json.dumps(entry), now().isoformat()),
                 )
-            conn.execute(
+            cursor = conn.execute(
                 "INSERT INTO calls (at, panel_slug, persona_id, model, attempt, request, "
                 "response, error, status, input_tokens, output_tokens, cache_read_tokens, "
                 "cache_write_tokens, cost_usd, latency_ms, cache_key, cached) "
@@ -312,6 +320,7 @@ class Store:
                     int(call.cached),
                 ),
             )
+        return int(cursor.lastrowid or 0)
 
     def recent_calls(self, limit: int = 20) -> list[sqlite3.Row]:
         """The latest calls, newest first."""

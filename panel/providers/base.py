@@ -42,6 +42,8 @@ class ModelResponse:
     cache_write_tokens: int = 0
     stop_reason: str | None = None
     raw: dict[str, object] = field(default_factory=dict)
+    call_id: int | None = None
+    """The call-log row of this answer (set by the core)."""
 
 
 class ProviderError(Exception):
