@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
 from panel.costs import PriceTable, price_table
 from panel.limiter import AdaptiveLimiter
@@ -129,15 +129,19 @@ async def call_model(
             )
         )
 
+    planned: dict[int, float] = {}  # attempt -> the wait logged for it
+
     def wait(state: RetryCallState) -> float:
+        return planned.pop(state.attempt_number, 0.0)
+
+    def retry(state: RetryCallState) -> bool:
         error = state.outcome.exception() if state.outcome else None
-        assert isinstance(error, ProviderError)
-        return policy.delay(error, state.attempt_number)[0]
+        return error is not None and policy.should_retry(error, state.attempt_number)
 
     retrying = AsyncRetrying(
-        stop=stop_after_attempt(policy.max_attempts),
+        stop=stop_after_attempt(max(policy.max_attempts, policy.max_rate_limited_attempts)),
         wait=wait,
-        retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
+        retry=retry,
         reraise=True,
     )
     last: ProviderError | None = None
@@ -152,9 +156,10 @@ async def call_model(
                 last = exc
                 note = ""
                 if policy.should_retry(exc, number):
-                    note = f" — retrying: {policy.delay(exc, number)[1]}"
+                    planned[number], why = policy.delay(exc, number)
+                    note = f" — retrying: {why}"
                 log(number, started, error=exc.message + note, status=exc.status, response=exc.raw)
-                if not exc.retryable or number >= policy.max_attempts:
+                if not policy.should_retry(exc, number):
                     raise ProviderError(
                         f"{exc.message} (after {number} attempt{'s' if number > 1 else ''})",
                         retryable=False,

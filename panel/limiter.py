@@ -12,17 +12,24 @@ class AdaptiveLimiter:
     """Caps calls in flight; a 429 cuts the cap, successes grow it back.
 
     Multiplicative decrease (at most once per ``cooldown`` seconds, so one burst of
-    429s counts once) and additive increase (one slot per ``limit`` successes) keep a
-    run near the provider's limit without a storm of retries.
+    429s counts once) and a slow additive increase (one slot per ``limit / increase``
+    successes) keep a run near the provider's limit without a storm of retries.
     """
 
     def __init__(
-        self, limit: int, *, minimum: int = 1, decrease: float = 0.7, cooldown: float = 1.0
+        self,
+        limit: int,
+        *,
+        minimum: int = 1,
+        decrease: float = 0.7,
+        increase: float = 0.25,
+        cooldown: float = 1.0,
     ) -> None:
         self.maximum = max(1, limit)
         self.minimum = max(1, min(minimum, self.maximum))
         self.limit = float(self.maximum)
         self.decrease = decrease
+        self.increase = increase
         self.cooldown = cooldown
         self.in_flight = 0
         self.rate_limited = 0
@@ -44,7 +51,7 @@ class AdaptiveLimiter:
 
     def success(self) -> None:
         """A call went through: grow the cap a little."""
-        self.limit = min(self.maximum, self.limit + 1 / max(1.0, self.limit))
+        self.limit = min(self.maximum, self.limit + self.increase / max(1.0, self.limit))
 
     def throttled(self) -> None:
         """The provider said slow down: cut the cap (once per cooldown)."""

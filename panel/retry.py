@@ -20,6 +20,9 @@ class RetryPolicy:
     """Ceiling of one exponential backoff."""
     retry_after_cap_seconds: float = 30.0
     """A server's retry-after above this is capped (and the cap is logged)."""
+    max_rate_limited_attempts: int = 12
+    """Calls per request at most while the provider answers 429 (rate limits are
+    expected in batch runs and cost nothing; other errors keep ``max_attempts``)."""
 
     def delay(self, error: ProviderError, attempt: int) -> tuple[float, str]:
         """Seconds to wait after failed ``attempt`` (1-based), and a note for the log."""
@@ -29,7 +32,9 @@ class RetryPolicy:
                     f"retry-after {error.retry_after:g} s capped at "
                     f"{self.retry_after_cap_seconds:g} s"
                 )
-            return max(0.0, error.retry_after), f"retry-after {error.retry_after:g} s honoured"
+            # A little jitter on top, so that callers told the same instant spread out.
+            wait = max(0.0, error.retry_after) * random.uniform(1.0, 1.5)
+            return wait, f"retry-after {error.retry_after:g} s honoured"
         ceiling = min(self.max_backoff_seconds, self.base_seconds * 2 ** (attempt - 1))
         wait = random.uniform(0, ceiling)
         return wait, f"backoff {wait:.2f} s"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import math
 import socket
@@ -99,6 +100,8 @@ class FakeServer:
         self.rate_limited = 0
         self.in_flight = 0
         self.max_in_flight = 0
+        self.served: Counter[str] = Counter()
+        """Generation requests let through the rate limit, by a hash of their body."""
         self.batch = BatchStore(self._batch_result)
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -125,6 +128,18 @@ class FakeServer:
     def total(self) -> int:
         """Number of requests received, all paths."""
         return sum(self.counts.values())
+
+    def stats(self) -> JSON:
+        """Counters for benchmarks run against a server in another process (GET /_stats)."""
+        with self.lock:
+            return {
+                "total": self.total,
+                "counts": dict(self.counts),
+                "rate_limited": self.rate_limited,
+                "served": sum(self.served.values()),
+                "repeated": sum(n - 1 for n in self.served.values()),
+                "max_in_flight": self.max_in_flight,
+            }
 
     def start(self) -> FakeServer:
         """Start serving in a background thread."""
@@ -245,8 +260,9 @@ class _Handler(BaseHTTPRequestHandler):
         """Keep test output quiet."""
 
     def setup(self) -> None:
-        """Track the connection so ``stop()`` can drop it."""
+        """Track the connection so ``stop()`` can drop it; no Nagle delay, as real servers."""
         super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.fake.lock:
             self.server.fake._connections.add(self.connection)
 
@@ -279,6 +295,8 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         path = self.path.split("?")[0]
         raw = self._read_body()
+        if path == "/_stats":
+            return self._send(json_reply(fake.stats()))
         body: Any = raw
         if "json" in self.headers.get("content-type", ""):
             try:
@@ -303,6 +321,7 @@ class _Handler(BaseHTTPRequestHandler):
         fault = fake._next_fault(path)
         if path in GENERATE_PATHS:
             with fake.lock:
+                fake.served[hashlib.sha256(raw).hexdigest()] += 1
                 fake.in_flight += 1
                 fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
             try:

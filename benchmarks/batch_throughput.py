@@ -1,0 +1,105 @@
+"""Batch throughput against a rate-limited HTTP test server, and per-call overhead.
+
+Part 1: 200 launches (800 calls) against the test server at 200 ms latency and a
+3,000-requests-per-minute limit (429 + retry-after past it). The ceiling is 800 calls
+at 50/s = 16 s; the printed ratio (wall time / 16 s) should be at most 1.15, with every
+panel stored and no call answered twice.
+
+Part 2: the framework's own cost per call (render, parse, validate, store, log) against
+an instant server, in milliseconds per call.
+
+    .venv/bin/python -m benchmarks.batch_throughput [--launches 200] [--concurrency 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.server import ServerProcess, server_process
+from panel.batch import Progress, run_batch
+from panel.generate import RunContext
+from panel.limiter import AdaptiveLimiter
+from panel.models import ModelChoice
+from panel.personas import load_personas
+from panel.prompts import load_prompts
+from panel.providers import registry
+from panel.store import open_store
+
+RPM = 3000
+LATENCY = 0.2
+
+
+def write_queue(path: Path, count: int) -> Path:
+    """A JSONL queue of ``count`` distinct launches."""
+    with path.open("w") as handle:
+        for i in range(count):
+            launch = {
+                "name": f"Bench Tool {i}",
+                "category": "Developer Tools",
+                "entry": "Freemium",
+                "description": f"Benchmark launch number {i}: a tool that does one thing well.",
+            }
+            handle.write(json.dumps(launch) + "\n")
+    return path
+
+
+async def run(server: ServerProcess, queue: Path, db: Path, concurrency: int) -> Progress:
+    """Draft the queue through the anthropic provider against ``server``."""
+    registry.reset()
+    registry.configure("anthropic", {"api_key": "bench", "base_url": server.url})
+    personas = load_personas()
+    ctx = RunContext(
+        store=open_store(db),
+        prompts=load_prompts(),
+        models=ModelChoice(explicit="anthropic:claude-haiku-4-5"),
+        editor="bench",
+        limiter=AdaptiveLimiter(concurrency * len(personas)),
+    )
+    result = await run_batch(ctx, queue, personas, concurrency=concurrency)
+    ctx.store.close()
+    return result
+
+
+def main() -> None:
+    """Run both parts and print their figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--launches", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=4, help="panels at once")
+    args = parser.parse_args()
+    calls = args.launches * len(load_personas())
+    ceiling = calls / (RPM / 60)
+    with tempfile.TemporaryDirectory() as tmp:
+        queue = write_queue(Path(tmp) / "queue.jsonl", args.launches)
+        with server_process(latency=LATENCY, rpm=RPM) as server:
+            started = time.perf_counter()
+            result = asyncio.run(run(server, queue, Path(tmp) / "a.db", args.concurrency))
+            wall = time.perf_counter() - started
+            stats = server.stats()
+        stored = len(open_store(Path(tmp) / "a.db").list_panels())
+        print(
+            f"batch_throughput launches={args.launches} calls={calls} latency={LATENCY}s "
+            f"rpm={RPM} concurrency={args.concurrency}"
+        )
+        print(
+            f"wall={wall:.2f}s ceiling={ceiling:.1f}s drafted={result.done} failed={result.failed} "
+            f"stored={stored} served={stats['served']} rate_limited={stats['rate_limited']} "
+            f"repeated={stats['repeated']}"
+        )
+        print(f"ratio (wall / rate-limit ceiling) = {wall / ceiling:.3f}  (target <= 1.15)")
+        with server_process(latency=0.0) as instant:
+            started = time.perf_counter()
+            asyncio.run(run(instant, queue, Path(tmp) / "b.db", args.concurrency))
+            overhead = time.perf_counter() - started
+        print(
+            f"framework overhead against an instant server: {overhead * 1000 / calls:.2f} ms/call "
+            f"({calls} calls in {overhead:.2f}s, HTTP round trip included)"
+        )
+
+
+if __name__ == "__main__":
+    main()

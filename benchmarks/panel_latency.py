@@ -1,0 +1,73 @@
+"""Panel wall time vs one call's latency, against the HTTP test server at a fixed 300 ms.
+
+A panel of four personas runs its calls concurrently, so it should take about as long
+as its slowest call: the printed ratio (median panel wall time / 300 ms) should be at
+most 1.2; a sequential loop would be 4.0.
+
+    .venv/bin/python -m benchmarks.panel_latency [--runs 15] [--provider anthropic]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.server import ServerProcess, server_process
+from panel.generate import RunContext, draft_panel
+from panel.launches import load_launch
+from panel.models import ModelChoice
+from panel.personas import load_personas
+from panel.prompts import load_prompts
+from panel.providers import registry
+from panel.store import open_store
+
+LATENCY = 0.3
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = {"anthropic": "anthropic:claude-haiku-4-5", "openai": "openai:gpt-5-mini"}
+
+
+async def measure(provider: str, runs: int, server: ServerProcess, db: Path) -> list[float]:
+    """Wall time of ``runs`` panels (fresh calls, no cache)."""
+    base_url = server.url if provider == "anthropic" else server.openai_url
+    registry.configure(provider, {"api_key": "bench", "base_url": base_url})
+    store = open_store(db)
+    ctx = RunContext(
+        store=store,
+        prompts=load_prompts(),
+        models=ModelChoice(explicit=MODELS[provider]),
+        editor="bench",
+        use_cache=False,
+    )
+    launch = load_launch(ROOT / "examples" / "gpt-5-mini-api.yaml")
+    personas = load_personas()
+    await draft_panel(ctx, launch, personas)  # warm-up: connections, imports
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await draft_panel(ctx, launch, personas)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def main() -> None:
+    """Run the benchmark and print the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--provider", choices=sorted(MODELS), default="anthropic")
+    args = parser.parse_args()
+    with server_process(latency=LATENCY) as server, tempfile.TemporaryDirectory() as tmp:
+        times = asyncio.run(measure(args.provider, args.runs, server, Path(tmp) / "bench.db"))
+    median = statistics.median(times)
+    print(
+        f"panel_latency provider={args.provider} runs={args.runs} call_latency={LATENCY:.3f}s "
+        f"median_panel={median:.3f}s min={min(times):.3f}s max={max(times):.3f}s"
+    )
+    print(f"ratio (median panel / one call) = {median / LATENCY:.2f}  (target <= 1.2)")
+
+
+if __name__ == "__main__":
+    main()
