@@ -33,9 +33,7 @@ from panel.render import (
 )
 from panel.store import Store
 from panel.votes import get_votes
-
-PUBLISHABLE = {Status.APPROVED, Status.PUBLISHED}
-"""Statuses that publish without --force."""
+from panel.workflow import next_status
 
 
 def default_site_dir() -> Path:
@@ -55,37 +53,79 @@ def check_base_url(base_url: str | None) -> str | None:
 # -- pages from the store ---------------------------------------------------------------
 
 
-def _tool(store: Store, panel: ToolPanel) -> ToolPage:
+class SiteView:
+    """What pages show: the published snapshots (``live``) or the current records (preview).
+
+    Published pages are immutable snapshots: an edit after publishing makes a new draft
+    revision, and the live site keeps showing the revision that was published until the
+    next publish.
+    """
+
+    def __init__(self, store: Store, *, live: bool) -> None:
+        self.store = store
+        self.live = live
+        self._panels: dict[str, ToolPanel] = {}
+        self._comparisons: list[Comparison] = []
+        if live:
+            snapshots = store.published_snapshots("panel")
+            self._panels = {k: ToolPanel.model_validate_json(v) for k, v in snapshots.items()}
+            self._comparisons = [
+                Comparison.model_validate_json(v)
+                for v in store.published_snapshots("comparison").values()
+            ]
+
+    def panel(self, slug: str) -> ToolPanel:
+        """A tool's panel as the site shows it."""
+        if self.live and slug in self._panels:
+            return self._panels[slug]
+        return self.store.get_panel(slug)
+
+    def panels(self) -> list[ToolPanel]:
+        """Published tool panels."""
+        if self.live:
+            return list(self._panels.values())
+        return self.store.list_panels(Status.PUBLISHED)
+
+    def comparisons(self, tool: str | None = None) -> list[Comparison]:
+        """Published comparisons (of one tool, when named)."""
+        if not self.live:
+            if tool is None:
+                return list_comparisons(self.store, Status.PUBLISHED)
+            return comparisons_of(self.store, tool, Status.PUBLISHED)
+        return [c for c in self._comparisons if tool is None or tool in (c.a_slug, c.b_slug)]
+
+
+def _tool(view: SiteView, panel: ToolPanel) -> ToolPage:
     return ToolPage(
-        panel=panel, votes=get_votes(store, panel.slug), pricing_remarks=pricing_remarks(panel)
+        panel=panel, votes=get_votes(view.store, panel.slug), pricing_remarks=pricing_remarks(panel)
     )
 
 
-def comparison_page(store: Store, comparison: Comparison) -> ComparisonPage:
+def comparison_page(view: SiteView, comparison: Comparison) -> ComparisonPage:
     """A comparison with both tools' panels, votes and pricing reads, as the page shows it."""
-    a = store.get_panel(comparison.a_slug)
-    b = store.get_panel(comparison.b_slug)
+    a = view.panel(comparison.a_slug)
+    b = view.panel(comparison.b_slug)
     return ComparisonPage(
-        comparison=comparison, read=split_read(a, b), a=_tool(store, a), b=_tool(store, b)
+        comparison=comparison, read=split_read(a, b), a=_tool(view, a), b=_tool(view, b)
     )
 
 
-def tool_page(store: Store, panel: ToolPanel) -> ToolPage:
+def tool_page(view: SiteView, panel: ToolPanel) -> ToolPage:
     """A tool panel with its votes, pricing read and the published comparisons it is in."""
     links: list[ComparisonLink] = []
-    for comparison in comparisons_of(store, panel.slug, Status.PUBLISHED):
-        a = store.get_panel(comparison.a_slug)
-        b = store.get_panel(comparison.b_slug)
+    for comparison in view.comparisons(panel.slug):
+        a = view.panel(comparison.a_slug)
+        b = view.panel(comparison.b_slug)
         title = f"{a.launch.name} vs {b.launch.name}"
         links.append(ComparisonLink(slug=comparison.slug, title=title, read=split_read(a, b)))
-    return _tool(store, panel).model_copy(update={"comparisons": links})
+    return _tool(view, panel).model_copy(update={"comparisons": links})
 
 
-def site_index(store: Store, base_url: str | None = None) -> SiteIndex:
+def site_index(view: SiteView, base_url: str | None = None) -> SiteIndex:
     """Published comparisons (newest first) and tools (by name) for the index and the feed."""
-    comparisons = [comparison_page(store, c) for c in list_comparisons(store, Status.PUBLISHED)]
+    comparisons = [comparison_page(view, c) for c in view.comparisons()]
     comparisons.sort(key=lambda p: (p.comparison.updated_at, p.comparison.slug), reverse=True)
-    tools = [_tool(store, p) for p in store.list_panels(Status.PUBLISHED)]
+    tools = [_tool(view, p) for p in view.panels()]
     tools.sort(key=lambda t: (t.panel.launch.name.casefold(), t.panel.slug))
     stamps = [p.comparison.updated_at for p in comparisons] + [t.panel.updated_at for t in tools]
     return SiteIndex(
@@ -138,19 +178,21 @@ def _comparison_files(renderer: Renderer, page: ComparisonPage) -> dict[str, str
 
 
 def site_files(
-    store: Store, renderer: Renderer, kind: str, slug: str, base_url: str | None = None
+    view: SiteView, renderer: Renderer, kind: str, slug: str, base_url: str | None = None
 ) -> dict[str, str]:
     """Every file publishing a comparison or panel writes, by path within the site."""
     files: dict[str, str] = {}
-    comparison = find_comparison(store, slug) if kind == "comparison" else None
+    comparison = find_comparison(view.store, slug) if kind == "comparison" else None
+    if view.live and comparison is not None:
+        comparison = next((c for c in view.comparisons() if c.slug == slug), comparison)
     if comparison is not None:
-        files |= _comparison_files(renderer, comparison_page(store, comparison))
+        files |= _comparison_files(renderer, comparison_page(view, comparison))
         tools = [comparison.a_slug, comparison.b_slug]
     else:
         tools = [slug]
     for tool in tools:
-        files |= _tool_files(renderer, tool_page(store, store.get_panel(tool)))
-    index = site_index(store, base_url)
+        files |= _tool_files(renderer, tool_page(view, view.panel(tool)))
+    index = site_index(view, base_url)
     files[INDEX_FILE] = renderer.index_html(index)
     files[FEED_FILE] = renderer.feed(index)
     return files
@@ -176,13 +218,15 @@ class PublishResult:
 
 
 def _check(kind: str, slug: str, status: Status, force: bool) -> None:
-    if status is Status.REJECTED:
-        raise UsageError(f"{kind} {slug!r} was rejected; redraft it before publishing")
-    if status not in PUBLISHABLE and not force:
-        raise UsageError(
-            f"{kind} {slug!r} is a {status.value}: approve it first, "
-            "or pass --force to publish a draft"
-        )
+    """The workflow's publish rule; --force lets a draft through, a published record
+    re-renders its pages."""
+    if status is Status.PUBLISHED or (force and status is Status.DRAFT):
+        return
+    try:
+        next_status(kind, slug, status, "publish")  # type: ignore[arg-type]
+    except UsageError as exc:
+        hint = " (or pass --force to publish a draft)" if status is Status.DRAFT else ""
+        raise UsageError(f"{exc}{hint}") from None
 
 
 def publish(
@@ -224,7 +268,8 @@ def publish(
         raise NotFoundError(f"no {what} {slug!r}; run `panel list` or `panel compare A B`")
     for panel in panels:
         _check("panel", panel.slug, panel.status, force)
-    site_files(store, renderer, kind, slug, base_url)  # a dry run: template errors stop us here
+    # A dry run on the current records: a template error stops us before any change.
+    site_files(SiteView(store, live=False), renderer, kind, slug, base_url)
 
     result = PublishResult(kind=kind, slug=slug, out=out)
     detail = f"to {out}"
@@ -249,7 +294,8 @@ def publish(
         )
         result.marked.append(f"comparison {slug}")
 
-    for relative, text in site_files(store, renderer, kind, slug, base_url).items():
+    live = SiteView(store, live=True)
+    for relative, text in site_files(live, renderer, kind, slug, base_url).items():
         path = out / relative
         write_atomic(path, text)
         result.files.append(path)

@@ -243,6 +243,16 @@ class Store:
         keys = ("revision", "at", "editor", "action", "detail")
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
+    def published_snapshots(self, kind: str) -> dict[str, str]:
+        """Per slug, the JSON snapshot of its latest published revision (the live page)."""
+        rows = self.conn.execute(
+            "SELECT slug, record FROM revisions AS r WHERE kind = ? AND action = 'publish' "
+            "AND revision = (SELECT MAX(revision) FROM revisions WHERE kind = r.kind "
+            "AND slug = r.slug AND action = 'publish')",
+            (kind,),
+        )
+        return {slug: record for slug, record in rows}
+
     def revision_record(self, kind: str, slug: str, revision: int) -> str | None:
         """The JSON snapshot of one revision."""
         row = self.conn.execute(

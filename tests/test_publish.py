@@ -37,7 +37,8 @@ def test_a_draft_needs_force(store: Store, capsys: pytest.CaptureFixture[str]) -
     store_sample(store)
     assert main(["publish", SAMPLE]) == 2
     err = capsys.readouterr().err
-    assert f"comparison {SAMPLE!r} is a draft: approve it first, or pass --force" in err
+    assert f"cannot publish comparison {SAMPLE!r}: it is draft; approve it first" in err
+    assert "(or pass --force to publish a draft)" in err
     assert not site().exists()
     assert get_comparison(store, SAMPLE).status is Status.DRAFT
 
@@ -214,3 +215,42 @@ def test_write_atomic_replaces_whole_files(tmp_path: Path) -> None:
     assert target.read_text(encoding="utf-8") == "two"
     assert oct(target.stat().st_mode & 0o777) == "0o644"
     assert [p.name for p in target.parent.iterdir()] == ["page.html"]
+
+
+def test_published_pages_are_snapshots_until_the_next_publish(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from panel.workflow import Edit, change_status, edit_review
+
+    store_sample(store)
+    for slug in ("claude-haiku-open-weights", "gpt-5-mini-api"):
+        change_status(store, "panel", slug, "approve", expected_revision=None, editor="ed")
+    change_status(store, "comparison", SAMPLE, "approve", expected_revision=None, editor="ed")
+    assert main(["publish", SAMPLE]) == 0
+    live_quote = store.get_panel("gpt-5-mini-api").reviews[0].quote
+    edit_review(
+        store,
+        "gpt-5-mini-api",
+        Edit("dx", quote="A brand new draft quote."),
+        expected_revision=None,
+        editor="ed",
+    )
+    assert store.get_panel("gpt-5-mini-api").status is Status.DRAFT
+    # publishing something else rebuilds the index and the feed from published snapshots
+    other = make_panel("Other Tool", "yyny")
+    store_panel(store, other)
+    assert main(["publish", other.slug, "--force"]) == 0
+    capsys.readouterr()
+    page = (site() / "tools/gpt-5-mini-api.json").read_text(encoding="utf-8")
+    assert (
+        "A brand new draft quote." not in page
+        and json.loads(page)["panel"]["reviews"][0]["quote"] == live_quote
+    )
+    index = (site() / "index.html").read_text(encoding="utf-8")
+    assert f'href="compare/{SAMPLE}.html"' in index, "an edited record stays live"
+    # the draft cannot go live without approval; once approved, the new text is published
+    assert main(["publish", "gpt-5-mini-api"]) == 2
+    change_status(store, "panel", "gpt-5-mini-api", "approve", expected_revision=None, editor="ed")
+    assert main(["publish", "gpt-5-mini-api"]) == 0
+    page = (site() / "tools/gpt-5-mini-api.json").read_text(encoding="utf-8")
+    assert "A brand new draft quote." in page

@@ -11,7 +11,7 @@ from panel.cli import main
 from panel.comparisons import get_comparison
 from panel.errors import UsageError
 from panel.paths import default_db
-from panel.publish import comparison_page, tool_page
+from panel.publish import SiteView, comparison_page, tool_page
 from panel.records import Launch, Votes, percent
 from panel.render import (
     ComparisonPage,
@@ -69,7 +69,7 @@ def page(fake: object, store: Store, capsys: pytest.CaptureFixture[str]) -> Comp
     assert main(["vote", HAIKU_SLUG, "ship", "--count", "3"]) == 0
     assert main(["vote", HAIKU_SLUG, "skip"]) == 0
     capsys.readouterr()
-    return comparison_page(store, get_comparison(store, SLUG))
+    return comparison_page(SiteView(store, live=False), get_comparison(store, SLUG))
 
 
 def test_comparison_html_shows_every_field_in_order_per_tool(page: ComparisonPage) -> None:
@@ -131,7 +131,7 @@ def test_comparison_html_shows_every_field_in_order_per_tool(page: ComparisonPag
 
 def test_tool_page_shows_the_same_fields_for_one_tool(page: ComparisonPage, store: Store) -> None:
     panel = page.b.panel
-    html = Renderer().tool_html(tool_page(store, panel))
+    html = Renderer().tool_html(tool_page(SiteView(store, live=False), panel))
     launch = panel.launch
     assert launch.category and launch.tagline and launch.entry
     cursor = assert_in_order(
@@ -210,7 +210,7 @@ def test_untrusted_text_never_becomes_markup(store: Store) -> None:
     evil.reviews[0].headline = "<b>bold</b>"
     good = make_panel("Good Tool", "yyyy", url="https://good.example/docs")
     comparison = store_comparison(store, evil, good)
-    page = comparison_page(store, comparison)
+    page = comparison_page(SiteView(store, live=False), comparison)
     renderer = Renderer()
     html = renderer.comparison_html(page)
     body = html[html.index("<body>") :]

@@ -249,7 +249,13 @@ def test_sigkill_mid_write_leaves_a_consistent_database(store: Store) -> None:
         [sys.executable, "-c", WRITER, str(default_db())], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    time.sleep(1.0)
+    watcher = sqlite3.connect(default_db(), timeout=30)
+    deadline = time.monotonic() + 60
+    while watcher.execute("SELECT COUNT(*) FROM revisions").fetchone()[0] < 10:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.02)
+    watcher.close()
+    time.sleep(0.05)  # kill it in the middle of whatever write comes next
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     check = sqlite3.connect(default_db())
