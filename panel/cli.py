@@ -24,9 +24,12 @@ from panel.personas import load_personas, select
 from panel.prompts import load_prompts
 from panel.providers import registry
 from panel.publish import publish as publish_site
-from panel.records import Verdict, percent
+from panel.records import Comparison, ToolPanel, Verdict, percent
 from panel.store import Store, open_store
 from panel.votes import add_vote, get_votes, import_votes
+from panel.workflow import load_record, resolve_kind
+
+HISTORY_SHOWN = 5
 
 
 @dataclass
@@ -114,17 +117,40 @@ def draft(
 @cli.command()
 @click.argument("slug")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+@click.option(
+    "--kind",
+    type=click.Choice(["panel", "comparison"]),
+    default=None,
+    help="Needed only when a slug names both a panel and a comparison.",
+)
 @pass_env
-def show(env: Env, slug: str, as_json: bool) -> None:
-    """Show one panel."""
+def show(env: Env, slug: str, as_json: bool, kind: str | None) -> None:
+    """Show one panel or comparison, with its recent history."""
     with env.store() as store:
-        panel = store.get_panel(slug)
+        resolved = resolve_kind(store, slug, kind)  # type: ignore[arg-type]
+        record = load_record(store, resolved, slug)
+        entries = store.history(resolved, slug)
+        panels = (
+            [store.get_panel(record.a_slug), store.get_panel(record.b_slug)]
+            if isinstance(record, Comparison)
+            else []
+        )
+        votes = {p.slug: get_votes(store, p.slug) for p in panels}
     if as_json:
-        click.echo(panel.model_dump_json(indent=2))
+        click.echo(record.model_dump_json(indent=2))
         return
     out = views.make_console()
-    out.print(views.scorecard(panel))
-    out.print(views.panel_summary(panel))
+    if isinstance(record, ToolPanel):
+        out.print(views.scorecard(record))
+        out.print(views.panel_summary(record))
+    else:
+        out.print(views.comparison_table(panels[0], panels[1], votes))
+        out.print(split_read(panels[0], panels[1]))
+        out.print(f"{record.slug} · rev {record.revision} · {record.status.value}")
+    shown = entries[-HISTORY_SHOWN:]
+    out.print(views.history(shown))
+    if len(entries) > len(shown):
+        out.print(f"({len(entries) - len(shown)} earlier entries: `panel history {slug}`)")
 
 
 @cli.command(name="list")

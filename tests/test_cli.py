@@ -34,6 +34,9 @@ def test_draft_json_show_list_logs(capsys: pytest.CaptureFixture[str]) -> None:
     assert again["revision"] == 2 and again["split"] == "3/4 ship"
     assert main(["show", "claude-haiku-open-weights", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == again
+    assert main(["show", "claude-haiku-open-weights"]) == 0
+    shown = capsys.readouterr().out
+    assert "redraft" in shown and "3/4 ship" in shown
     assert main(["list"]) == 0
     listed = capsys.readouterr().out
     assert listed.count("claude-haiku-open-weights") == 1 and "75%" in listed
@@ -44,7 +47,7 @@ def test_draft_json_show_list_logs(capsys: pytest.CaptureFixture[str]) -> None:
 def test_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "nope"]) == 4
     assert capsys.readouterr().err.strip() == (
-        "panel: error: no panel 'nope'; run `panel list` or `panel draft LAUNCH`"
+        "panel: error: no panel or comparison 'nope'; run `panel review` or `panel list`"
     )
     launch = str(EXAMPLES / "gpt-5-mini-api.yaml")
     assert main(["draft", launch, "-m", "nonsense"]) == 2
