@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from panel import console as views
+from panel import diversity
 from panel.compare import compare_tools, split_read
 from panel.config import load_config
 from panel.costs import GROUPINGS, price_table, summarise
@@ -106,6 +107,8 @@ def draft(
     with env.store() as store:
         ctx = run_context(env, store, model)
         panel = asyncio.run(draft_panel(ctx, launch, chosen, all_personas=personas))
+    if panel.diversity is None and (note := diversity.unavailable()):
+        click.echo(f"notice: {note}", err=True)
     if as_json:
         click.echo(panel.model_dump_json(indent=2))
         return
@@ -344,4 +347,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # Command groups that live in their own modules register themselves on `cli`.
-from panel import cli_batch, cli_review  # noqa: E402, F401
+from panel import cli_batch, cli_eval, cli_review, cli_web  # noqa: E402, F401

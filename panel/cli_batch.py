@@ -10,6 +10,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from panel import batch as batches
 from panel.cli import Env, cli, pass_env, run_context
+from panel.cli_batch_api import BATCH_API_COMMANDS, submit
 from panel.limiter import AdaptiveLimiter
 from panel.personas import load_personas, select
 
@@ -27,6 +28,10 @@ class DefaultGroup(click.Group):
 @cli.group(cls=DefaultGroup)
 def batch() -> None:
     """Draft panels for a queue; `panel batch QUEUE` runs it (see `panel batch run -h`)."""
+
+
+for _command in BATCH_API_COMMANDS:
+    batch.add_command(_command)
 
 
 @batch.command(name="run")
@@ -49,6 +54,12 @@ def batch() -> None:
 )
 @click.option("--skip-invalid", is_flag=True, help="Draft the valid entries, skip bad ones.")
 @click.option("--fresh", is_flag=True, help="Start a new run and bypass the response cache.")
+@click.option(
+    "--batch-api",
+    is_flag=True,
+    help="Submit through the provider's batch API: half price, results within 24 h.",
+)
+@click.option("--wait", is_flag=True, help="With --batch-api: wait for the results and draft.")
 @pass_env
 def run(
     env: Env,
@@ -59,8 +70,14 @@ def run(
     max_cost: float | None,
     skip_invalid: bool,
     fresh: bool,
+    batch_api: bool,
+    wait: bool,
 ) -> None:
     """Draft panels for a queue (JSONL, YAML list, or folder of launch files)."""
+    if batch_api and fresh:
+        raise click.UsageError("--fresh cannot be combined with --batch-api")
+    if wait and not batch_api:
+        raise click.UsageError("--wait needs --batch-api")
     personas = select(load_personas(), persona_ids)
     check = batches.check_queue(queue)
     for error in check.errors[1:] if not skip_invalid else check.errors:
@@ -68,6 +85,19 @@ def run(
     if check.invalid > len(check.errors):
         click.echo(f"invalid: … {check.invalid - len(check.errors)} more", err=True)
     check = batches.checked_queue(queue, skip_invalid=skip_invalid, check=check)
+    if batch_api:
+        submit(
+            env,
+            queue,
+            model,
+            persona_ids,
+            concurrency=concurrency,
+            max_cost=max_cost,
+            skip_invalid=skip_invalid,
+            wait=wait,
+            check=check,
+        )
+        return
     with env.store() as store:
         run = run_context(env, store, model)
         run.use_cache = not fresh

@@ -46,9 +46,17 @@ def scorecard(panel: ToolPanel) -> Table:
     entry = launch.entry or "—"
     table.caption = (
         f"{panel.slug} · rev {panel.revision} · {panel.status.value} · "
-        f"panel {percent(panel.ship_share)} ship ({panel.split}) · entry {entry}"
-    )
+        f"panel {percent(panel.ship_share)} ship ({panel.split}) · entry {entry} · "
+        f"{diversity_text(panel)}"
+    ) + "".join(f"\n⚑ {flag}" for flag in panel.flags)
     return table
+
+
+def diversity_text(panel: ToolPanel) -> str:
+    """The panel's diversity read in words: 'diversity 0.62 (most alike pair 0.48)'."""
+    if panel.diversity is None:
+        return "diversity not measured"
+    return f"diversity {panel.diversity:.2f} (most alike pair {panel.max_similarity or 0:.2f})"
 
 
 def panel_summary(panel: ToolPanel) -> str:
@@ -123,13 +131,12 @@ def review_queue(records: Iterable[ToolPanel | Comparison]) -> Table:
         age_text = f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h"
         if isinstance(record, ToolPanel):
             failed = [r.persona_id for r in record.reviews if r.failed]
-            flagged = [r.persona_id for r in record.reviews if r.flags]
             notes = []
             if failed:
                 notes.append(f"failed: {', '.join(failed)}")
-            if flagged:
-                notes.append(f"flagged: {', '.join(flagged)}")
-            attention = Text("; ".join(notes), style="yellow") if notes else Text("")
+            notes += [f"{r.persona_id}: {flag}" for r in record.reviews for flag in r.flags]
+            notes += record.flags
+            attention = Text("\n".join(notes), style="yellow") if notes else Text("")
             table.add_row(
                 "panel",
                 record.slug,

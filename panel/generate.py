@@ -6,12 +6,14 @@ import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
+from panel import diversity, quality
 from panel.costs import PriceTable, price_table
 from panel.limiter import AdaptiveLimiter
 from panel.models import ModelChoice
@@ -48,6 +50,8 @@ class RunContext:
     """Answer repeated requests from the response cache (False: --fresh)."""
     limiter: AdaptiveLimiter | None = None
     """Caps calls in flight across panels (batch runs)."""
+    measure_diversity: bool = True
+    """Embed the quotes of each drafted panel and flag collapsed panels (panel[quality])."""
 
 
 @dataclass
@@ -261,6 +265,22 @@ def parse_review(text: str) -> ReviewOutput:
         raise ValueError(validation_message(exc)) from None
 
 
+def review_request(system: str, messages: Sequence[Message]) -> ModelRequest:
+    """The request of one review turn: the first, or a re-ask with the turns so far."""
+    return ModelRequest(
+        system=system,
+        messages=tuple(messages),
+        schema=ReviewOutput.wire_schema(),
+        prose_field="quote",
+    )
+
+
+def first_review_request(ctx: RunContext, persona: Persona, launch: Launch) -> ModelRequest:
+    """The first request of a persona's review, exactly as review_persona sends it."""
+    user = Message("user", ctx.prompts.review(persona, launch))
+    return review_request(ctx.prompts.system(persona), [user])
+
+
 async def review_persona(
     ctx: RunContext, persona: Persona, launch: Launch, model_id: str | None = None
 ) -> Review:
@@ -268,17 +288,15 @@ async def review_persona(
     model_id = model_id or ctx.models.for_persona(persona)
     started = time.perf_counter()
     usage = Usage()
-    messages = [Message("user", ctx.prompts.review(persona, launch))]
-    system = ctx.prompts.system(persona)
+    first = first_review_request(ctx, persona, launch)
+    system, messages = first.system, list(first.messages)
     error = ""
     raw: str | None = None
-    for _ in range(1 + ctx.max_reasks):
-        request = ModelRequest(
-            system=system,
-            messages=tuple(messages),
-            schema=ReviewOutput.wire_schema(),
-            prose_field="quote",
-        )
+    best: tuple[ReviewOutput, quality.QuoteRead] | None = None
+    beats_asked = False
+    reasks = 0
+    while True:
+        request = review_request(system, messages)
         try:
             response = await call_model(
                 ctx, model_id, request, usage, slug=launch.slug, persona_id=persona.id
@@ -297,15 +315,33 @@ async def review_persona(
                 if response.call_id is not None:
                     ctx.store.note_invalid(response.call_id, error)
             else:
-                return Review(
-                    persona_id=persona.id,
-                    persona_name=persona.name,
-                    verdict=output.verdict,
-                    headline=output.headline,
-                    quote=output.quote,
-                    provenance=_provenance(ctx, model_id, persona, usage, started),
-                )
+                # Quality: a quote missing beats is asked again once, naming them; the
+                # better of the two answers is kept (validation re-asks are counted apart).
+                read = quality.read_quote(persona, output.verdict, output.quote, launch)
+                if best is None or read.covered > best[1].covered:
+                    best = (output, read)
+                if not read.missing or beats_asked:
+                    break
+                beats_asked = True
+                missing = quality.missing_questions(persona, read.missing)
+                messages += [Message("assistant", raw), Message("user", ctx.prompts.beats(missing))]
+                continue
+        if reasks >= ctx.max_reasks:
+            break
+        reasks += 1
         messages += [Message("assistant", raw or ""), Message("user", ctx.prompts.reask(error))]
+    if best is not None:
+        output, read = best
+        return Review(
+            persona_id=persona.id,
+            persona_name=persona.name,
+            verdict=output.verdict,
+            headline=output.headline,
+            quote=output.quote,
+            beats=read.beats,
+            flags=read.flags(),
+            provenance=_provenance(ctx, model_id, persona, usage, started),
+        )
     return Review(
         persona_id=persona.id,
         persona_name=persona.name,
@@ -359,11 +395,14 @@ async def draft_panel(
     order = all_personas or personas
     if existing is not None:
         reviews = merge_reviews(order, existing.reviews, reviews)
+    # The embedding model runs in a thread so other panels of a batch keep going.
+    read = await asyncio.to_thread(diversity.assess, reviews) if ctx.measure_diversity else None
     panel = ToolPanel(
         slug=launch.slug,
         launch=launch,
         reviews=reviews,
         status=Status.DRAFT,
+        **diversity.panel_fields(read),
     )
     if existing is not None:
         panel.created_at = existing.created_at

@@ -123,4 +123,37 @@ CREATE TABLE batch_items (
 )
 """,
     ),
+    (
+        "provider batches",
+        """
+CREATE TABLE provider_batches (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES batch_runs (id),
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    batch_id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    provider_status TEXT NOT NULL DEFAULT '',
+    counts TEXT NOT NULL DEFAULT '{}',
+    submitted_at TEXT NOT NULL,
+    finished_at TEXT,
+    request_count INTEGER NOT NULL
+);
+CREATE INDEX provider_batches_run ON provider_batches (run_id, status);
+CREATE TABLE provider_batch_requests (
+    run_id INTEGER NOT NULL REFERENCES batch_runs (id),
+    slug TEXT NOT NULL,
+    persona_id TEXT NOT NULL,
+    batch INTEGER REFERENCES provider_batches (id),
+    custom_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    cache_key TEXT NOT NULL,
+    request TEXT NOT NULL,
+    launch TEXT NOT NULL,
+    outcome TEXT,
+    PRIMARY KEY (run_id, slug, persona_id)
+);
+CREATE INDEX provider_batch_requests_batch ON provider_batch_requests (batch, custom_id)
+""",
+    ),
 ]

@@ -15,7 +15,7 @@ from panel.files import sha256_text
 from panel.paths import prompts_dir
 from panel.records import Launch, Persona
 
-TEMPLATES = ("system.j2", "review.j2", "reask.j2")
+TEMPLATES = ("system.j2", "review.j2", "reask.j2", "beats.j2")
 _MARKER = re.compile(r"<\s*(/?)\s*untrusted-launch\s*>", re.IGNORECASE)
 
 
@@ -49,6 +49,10 @@ class Prompts:
     def reask(self, error: str) -> str:
         """The follow-up message that shows the model its error."""
         return self.render("reask.j2", error=error)
+
+    def beats(self, missing: list[str]) -> str:
+        """The follow-up message naming the beats (as 'label: question') a quote missed."""
+        return self.render("beats.j2", missing=missing)
 
 
 @cache

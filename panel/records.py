@@ -109,7 +109,14 @@ class Persona(BaseModel):
     beats: list[str] = Field(min_length=1)
     """Questions the quote must answer, in order."""
     beat_cues: dict[str, list[str]] = Field(default_factory=dict)
-    """Per beat (by index, as a string), words whose presence suggests it is covered."""
+    """Per beat (by index, as a string), cues whose presence suggests it is covered.
+
+    Cue syntax (see panel/quality.py): a word or phrase (whole words), ``stem*`` (a
+    prefix), or a special cue: ``@name``, ``@number``, ``@money``, ``@duration``,
+    ``@verdict``. A beat without cues is not checked.
+    """
+    beat_labels: list[str] = Field(default_factory=list)
+    """Short names of the beats, aligned with ``beats`` (flags use them); default: 'beat N'."""
     model: str | None = None
     """Optional model id override, e.g. anthropic:claude-haiku-4-5."""
     order: int = 100
@@ -118,6 +125,23 @@ class Persona(BaseModel):
     """The body of the persona file: voice and rubric."""
     file_hash: str = ""
     """SHA-256 of the persona file, for provenance."""
+
+    @model_validator(mode="after")
+    def _beats_line_up(self) -> Persona:
+        if self.beat_labels and len(self.beat_labels) != len(self.beats):
+            raise ValueError(
+                f"beat_labels has {len(self.beat_labels)} entries for {len(self.beats)} beats"
+            )
+        for key in self.beat_cues:
+            if not key.isdigit() or int(key) >= len(self.beats):
+                raise ValueError(
+                    f"beat_cues key {key!r} must be a beat index from 0 to {len(self.beats) - 1}"
+                )
+        return self
+
+    def beat_label(self, index: int) -> str:
+        """The short name of beat ``index``."""
+        return self.beat_labels[index] if self.beat_labels else f"beat {index + 1}"
 
 
 class ReviewOutput(BaseModel):
@@ -189,6 +213,17 @@ class Provenance(BaseModel):
     """Wall time spent producing this review."""
 
 
+class BeatRead(BaseModel):
+    """Whether a quote covers one of its persona's beats, and the cue that said so."""
+
+    beat: str
+    """The beat's short name (the persona's beat label)."""
+    covered: bool
+    """True when a cue of the beat was found in the quote."""
+    cue: str | None = None
+    """The cue that matched, with the text it matched, e.g. 'weekend'; None when missing."""
+
+
 class Review(BaseModel):
     """One persona's read of one launch."""
 
@@ -212,6 +247,8 @@ class Review(BaseModel):
     """True once an editor changed the quote or verdict by hand."""
     flags: list[str] = Field(default_factory=list)
     """Quality flags for the editor."""
+    beats: list[BeatRead] = Field(default_factory=list)
+    """Per-beat coverage of the quote (empty for failed reviews and old records)."""
     provenance: Provenance | None = None
     """Model, hashes, attempts, tokens, cost."""
 
@@ -231,6 +268,12 @@ class ToolPanel(BaseModel):
     """Incremented on every change."""
     reason: str | None = None
     """Why it was rejected, when it was."""
+    diversity: float | None = None
+    """1 - mean pairwise cosine similarity of the quotes; None when not measured."""
+    max_similarity: float | None = None
+    """Cosine similarity of the two most alike quotes; None when not measured."""
+    flags: list[str] = Field(default_factory=list)
+    """Panel-level quality flags for the editor (e.g. a collapsed panel)."""
     created_at: datetime = Field(default_factory=now)
     """When the first revision was drafted."""
     updated_at: datetime = Field(default_factory=now)

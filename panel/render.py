@@ -42,7 +42,8 @@ FEED_FILE = "feed.xml"
 """The Atom feed, at the site root."""
 INDEX_FILE = "index.html"
 """The index page, at the site root."""
-_PRIVATE_REVIEW_FIELDS = {"raw", "error", "flags"}
+_PRIVATE_REVIEW_FIELDS = {"raw", "error", "flags", "beats"}
+_PRIVATE_PANEL_FIELDS = {"flags", "diversity", "max_similarity"}
 _FEED_NAMESPACE = uuid.UUID("6f1c1a52-5e0b-4a8e-9a59-4c2b0e4d7a10")
 
 
@@ -186,7 +187,8 @@ def atom_date(value: datetime) -> str:
 
 def human_date(value: datetime) -> str:
     """'22 Nov 2025'."""
-    return value.astimezone(UTC).strftime("%-d %b %Y")
+    value = value.astimezone(UTC)
+    return f"{value.day} {value:%b %Y}"
 
 
 def feed_id(kind: str, slug: str) -> str:
@@ -218,6 +220,8 @@ def public_json(page: BaseModel) -> str:
 def _strip_private(data: Any) -> None:
     if isinstance(data, dict):
         if "reviews" in data and isinstance(data["reviews"], list):
+            for key in _PRIVATE_PANEL_FIELDS:
+                data.pop(key, None)
             for review in data["reviews"]:
                 for key in _PRIVATE_REVIEW_FIELDS:
                     review.pop(key, None)

@@ -7,11 +7,13 @@ an audit entry, and is refused (ConflictError) when that revision is stale.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from panel import diversity, quality
 from panel.comparisons import find_comparison, get_comparison, list_comparisons, save_comparison
 from panel.errors import NotFoundError, UsageError
 from panel.generate import RunContext, review_persona
@@ -193,8 +195,13 @@ def edit_review(
     if review.verdict is None and "verdict" not in update:
         raise UsageError(f"{edit.persona_id} failed and has no verdict: pass --verdict ship|skip")
     next_status("panel", slug, panel.status, "edit")
-    reviews = [r.model_copy(update=update) if r is review else r for r in panel.reviews]
-    changed = panel.model_copy(update={"reviews": reviews, "status": Status.DRAFT, "reason": None})
+    persona = next((p for p in load_personas() if p.id == edit.persona_id), None)
+    edited = quality.recheck(review.model_copy(update=update), persona, panel.launch)
+    reviews = [edited if r is review else r for r in panel.reviews]
+    measured = diversity.panel_fields(diversity.assess(reviews))
+    changed = panel.model_copy(
+        update={"reviews": reviews, "status": Status.DRAFT, "reason": None, **measured}
+    )
     return store.save_panel(
         changed,
         expected_revision=expected,
@@ -218,7 +225,15 @@ async def regenerate_review(
     reviews = [fresh if r.persona_id == persona_id else r for r in panel.reviews]
     if panel.review(persona_id) is None:
         reviews.append(fresh)
-    changed = panel.model_copy(update={"reviews": reviews, "status": Status.DRAFT, "reason": None})
+    read = await asyncio.to_thread(diversity.assess, reviews) if ctx.measure_diversity else None
+    changed = panel.model_copy(
+        update={
+            "reviews": reviews,
+            "status": Status.DRAFT,
+            "reason": None,
+            **diversity.panel_fields(read),
+        }
+    )
     verdict = fresh.verdict.value if fresh.verdict else "failed"
     model = fresh.provenance.model if fresh.provenance else "?"
     return ctx.store.save_panel(

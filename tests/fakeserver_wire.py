@@ -76,22 +76,26 @@ LLAMA_CPP_JSON_SCHEMA_ERROR = (
 )
 QUOTE = {
     "ship": (
-        "I pointed it at a real repository for an afternoon and the first real use decided it. "
-        "The primitive is small and honest: one command, one config file, predictable output. "
-        "Vercel, Netlify and Render already own the happy path, so the bet here is on the edge "
-        "cases they ignore, and it wins them. Setup took four minutes, the second deploy took "
-        "eleven seconds, and every error message named the fix instead of dumping a stack trace. "
-        "A good engineer could rebuild the core in a weekend, but not the polish. At twenty "
-        "dollars a seat it pays for itself in a week, so I would ship with it today."
+        "The first real use on a real repository decided it. The primitive is "
+        "small and honest: one command, one config file. Vercel, Netlify and Render own the "
+        "happy path, so the bet is on the edge cases they ignore, and it breaks only past ten "
+        "thousand files. The thesis depends on deploys getting cheaper, which means more "
+        "previews per team; the timing is early, and it could become default infrastructure. "
+        "A good engineer could rebuild the core in a weekend, but not the polish. The buyer is "
+        "a platform team paying from its tools budget; the pricing is twenty dollars a seat, "
+        "the moat is thin, and even a 10x price drop within a year leaves it viable. That one "
+        "decision earns it, so I would ship with it today."
     ),
     "skip": (
-        "I pointed it at a real repository for an afternoon and the first real use decided it. "
-        "The primitive is thin: a wrapper around a CLI that Vercel, Netlify and Render already "
-        "ship for free, with a dashboard bolted on. Setup took forty minutes, the second deploy "
-        "failed on a cache it would not let me clear, and the error messages pointed at docs "
-        "that do not exist yet. A good engineer could rebuild the whole thing in a weekend, and "
-        "several already have. At twenty dollars a seat the pricing assumes a moat it does not "
-        "have, so I would skip it until the second release."
+        "The first real use on a real repository decided it. The primitive is "
+        "thin: a wrapper around a CLI that Vercel, Netlify and Render give away, and the bet "
+        "is a dashboard. It breaks on the second deploy, on a cache it will not let me clear. "
+        "The thesis depends on teams wanting yet another console, which means more sprawl; "
+        "the timing is late, and it will never become default infrastructure. A good engineer "
+        "could rebuild the whole thing in a weekend. The buyer is unclear and no budget owns "
+        "it; the pricing is twenty dollars a seat, there is no moat, and a 10x price drop "
+        "within a year would not make it viable. No single decision rescues it, so I would "
+        "skip it until the second release."
     ),
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -274,3 +275,34 @@ def test_a_comparison_slug_cannot_be_taken_by_another_pair(store: Store) -> None
             editor="x",
             action="compare",
         )
+
+
+# -- order bias: the read never depends on which tool is listed first ---------------------------
+
+
+def test_split_read_is_the_same_in_both_orders_for_every_split() -> None:
+    letters = ["".join(v) for v in itertools.product("ynx", repeat=4)]
+    panels = [make_panel("Alpha", v) for v in letters] + [make_panel("Beta", v) for v in letters]
+    for a in panels[: len(letters)]:
+        for b in panels[len(letters) :]:
+            assert split_read(a, b) == split_read(b, a), (a.split, b.split)
+
+
+def test_split_read_same_names_are_ordered_by_slug_in_both_orders() -> None:
+    first = make_panel("Same", "ynyn", slug="same-one")
+    second = make_panel("same", "nyny", slug="same-two")
+    read = split_read(first, second)
+    assert read == split_read(second, first)
+    assert read.startswith("Tied at 50% — Same: 2/4 ship; same: 2/4")
+
+
+def test_compare_prints_the_same_read_in_both_orders(
+    fake: FakeProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reads = []
+    for a, b in ((HAIKU, MINI), (MINI, HAIKU)):
+        assert main(["compare", str(a), str(b), "-m", "fake:mixed"]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        reads.append(next(line for line in lines if line.startswith(("Tied", "Claude", "GPT"))))
+    assert reads[0] == reads[1]
+    assert reads[0].startswith("Tied at 50% — Claude Haiku Open Weights: 2/4 ship; GPT-5 Mini")

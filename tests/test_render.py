@@ -104,7 +104,7 @@ def test_comparison_html_shows_every_field_in_order_per_tool(page: ComparisonPag
                 "Entry",
                 html_text(launch.entry),
                 "Pricing read",
-                "the pricing entry matters",
+                "metered usage with a free tier",
                 html_text(launch.description),
             ],
         )
@@ -196,7 +196,7 @@ def test_json_carries_the_records_without_editor_only_fields(page: ComparisonPag
     }
     assert data["b"]["votes"]["share"] is None
     assert data["b"]["panel"]["launch"]["entry"] == "Paid"
-    assert "the pricing entry matters" in data["a"]["pricing_remarks"]
+    assert "metered usage with a free tier" in data["a"]["pricing_remarks"]
     for review in data["a"]["panel"]["reviews"] + data["b"]["panel"]["reviews"]:
         assert not {"raw", "error", "flags"} & set(review)
         assert review["verdict"] in {"ship", "skip"} and review["quote"]

@@ -15,26 +15,21 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
 import anthropic
 import httpx2
 import pydantic
-from anthropic import AsyncAnthropic, omit
-from anthropic.types import (
-    Message,
-    MessageParam,
-    OutputConfigParam,
-    TextBlock,
-    TextBlockParam,
-    ToolChoiceToolParam,
-    ToolParam,
-    ToolUseBlock,
-)
+from anthropic import AsyncAnthropic
+from anthropic.types import Message, MessageParam, TextBlock, ToolUseBlock
+from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 
 from panel.providers.base import AnswerError, ModelRequest, ModelResponse, Provider, ProviderError
+
+if TYPE_CHECKING:
+    from panel.providers.anthropic_batch import AnthropicBatches
 
 Structured = Literal["auto", "output_format", "tool"]
 NO_KEY = "ANTHROPIC_API_KEY is not set; export it or pass --model local:smollm2"
@@ -42,6 +37,7 @@ RETRYABLE_STATUS = frozenset({408, 409, 429, 529})
 TRUNCATED = frozenset({"max_tokens", "model_context_window_exceeded"})
 _FORMAT_REJECTED = re.compile(r"output_config|output.format|structured.output", re.IGNORECASE)
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class AnthropicProvider(Provider):
@@ -105,7 +101,7 @@ class AnthropicProvider(Provider):
         """One structured call; raises ProviderError or AnswerError on failure."""
         client = self._client()
         key = (self.base_url, model)
-        tool = self.structured == "tool" or key in self._tool_models
+        tool = self.uses_tool(model)
         try:
             message = await self._send(client, model, request, tool=tool)
         except ProviderError as exc:
@@ -125,41 +121,23 @@ class AnthropicProvider(Provider):
     async def _send(
         self, client: AsyncAnthropic, model: str, request: ModelRequest, *, tool: bool
     ) -> Message:
-        system: list[TextBlockParam] = [
-            {"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}
-        ]
-        messages: list[MessageParam] = [
-            {"role": "user", "content": m.content}
-            if m.role == "user"
-            else {"role": "assistant", "content": m.content}
-            for m in request.messages
-        ]
-        output_config: OutputConfigParam = {
-            "format": {"type": "json_schema", "schema": request.schema}
-        }
-        tools: list[ToolParam] = [
-            {
-                "name": request.schema_name,
-                "description": f"Record the {request.schema_name}.",
-                "input_schema": request.schema,
-                "strict": True,
-            }
-        ]
-        choice: ToolChoiceToolParam = {
-            "type": "tool",
-            "name": request.schema_name,
-            "disable_parallel_tool_use": True,
-        }
+        params = message_params(model, request, tool=tool)
+        return await self._call(client.messages.create(**params), model)
+
+    def uses_tool(self, model: str) -> bool:
+        """Whether ``model`` gets a forced tool call (configured, or learned by fallback)."""
+        return self.structured == "tool" or (self.base_url, model) in self._tool_models
+
+    def batches(self) -> AnthropicBatches:
+        """The Message Batches API (half price, results within 24 hours)."""
+        from panel.providers.anthropic_batch import AnthropicBatches
+
+        return AnthropicBatches(self)
+
+    async def _call(self, call: Awaitable[T], model: str = "") -> T:
+        """Await an SDK call, turning its exceptions into classified ProviderErrors."""
         try:
-            return await client.messages.create(
-                model=model,
-                max_tokens=request.max_tokens,
-                system=system if request.system else omit,
-                messages=messages,
-                output_config=omit if tool else output_config,
-                tools=tools if tool else omit,
-                tool_choice=choice if tool else omit,
-            )
+            return await call
         except anthropic.APIStatusError as exc:
             raise _status_error(exc, model, self.base_url) from exc
         except anthropic.APITimeoutError as exc:
@@ -177,6 +155,44 @@ class AnthropicProvider(Provider):
         ) as exc:
             message = f"unreadable response from the Anthropic API ({type(exc).__name__}: {exc})"
             raise ProviderError(message, retryable=True) from exc
+
+
+def message_params(
+    model: str, request: ModelRequest, *, tool: bool
+) -> MessageCreateParamsNonStreaming:
+    """The Messages API parameters of a request (sent directly, or as a batch entry)."""
+    messages: list[MessageParam] = [
+        {"role": "user", "content": m.content}
+        if m.role == "user"
+        else {"role": "assistant", "content": m.content}
+        for m in request.messages
+    ]
+    params: MessageCreateParamsNonStreaming = {
+        "model": model,
+        "max_tokens": request.max_tokens,
+        "messages": messages,
+    }
+    if request.system:
+        params["system"] = [
+            {"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}
+        ]
+    if tool:
+        params["tools"] = [
+            {
+                "name": request.schema_name,
+                "description": f"Record the {request.schema_name}.",
+                "input_schema": request.schema,
+                "strict": True,
+            }
+        ]
+        params["tool_choice"] = {
+            "type": "tool",
+            "name": request.schema_name,
+            "disable_parallel_tool_use": True,
+        }
+    else:
+        params["output_config"] = {"format": {"type": "json_schema", "schema": request.schema}}
+    return params
 
 
 def _format_rejected(exc: ProviderError) -> bool:

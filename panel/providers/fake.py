@@ -19,6 +19,43 @@ from panel.providers.base import ModelRequest, ModelResponse, Provider, Provider
 
 Answer = str | ModelResponse | ProviderError | Callable[[ModelRequest], str]
 _SHIPPERS = ("Builder", "Futurist")
+# One body per shipped persona, each covering that persona's beats in its own words.
+_BODIES = {
+    "The Builder": (
+        "The primitive in {name} is one typed endpoint, and the developer-experience bet is "
+        "that a single call with clear errors beats a framework you have to learn. The moment "
+        "of truth is the first real task: I point it at a repository, wire the SDK in ten "
+        "minutes, and watch latency and error messages over a hundred requests. Could a good "
+        "engineer rebuild it in a weekend? The happy path, yes; the retries, rate limits and "
+        "migrations, no. The one technical decision that earns or loses it is keeping the API "
+        "surface stable across versions."
+    ),
+    "The Skeptic": (
+        "I have seen {name} before under other names, and Ollama, LM Studio and OpenRouter "
+        "already cover most of it, each one config change away. It breaks the moment a "
+        "regulated team asks where prompts are logged and who can read them, a scenario the "
+        "docs never mention. What kills it within twelve months is a bundled feature from a "
+        "bigger rival at half the price. Even so, the failure is not certain and switching "
+        "costs are low, so I weighed the evidence rather than the hype."
+    ),
+    "The Futurist": (
+        "The thesis behind {name} is that model calls become as cheap and routine as database "
+        "queries, and it depends on inference prices falling another order of magnitude. The "
+        "second-order effect is that product teams stop rationing calls and put a model behind "
+        "every form field, which changes who builds software. On timing it is early but "
+        "workable: the hardware curve is on its side, habits are not yet. In the future where "
+        "it wins, it is invisible infrastructure that nobody thinks about, like DNS."
+    ),
+    "The Operator": (
+        "The buyer for {name} is a platform team, and the budget that pays is the cloud line "
+        "it already owns, not a new tools line that needs procurement. The pricing "
+        "architecture is metered usage with a free tier as the funnel and an enterprise "
+        "contract at about $20 per seat as the upsell. The moat is thin: integrations and "
+        "habit, not technology. If prices drop 10x, what survives is the workflow and the "
+        "billing relationship. The one business decision that makes it viable is selling "
+        "through existing cloud accounts."
+    ),
+}
 
 
 def _field(request: ModelRequest, label: str) -> str:
@@ -38,15 +75,8 @@ def canned_answer(model: str, request: ModelRequest) -> str:
     else:
         verdict = "ship" if any(s in reviewer for s in _SHIPPERS) else "skip"
     seed = hashlib.sha256(f"{reviewer}|{name}".encode()).hexdigest()[:6]
-    quote = (
-        f"I read {name} as {reviewer} would, and the case comes down to mechanisms rather "
-        f"than adjectives. The primitive is clear enough, the competitors are named in "
-        f"every buyer's shortlist, and the first real workload decides it within a week. "
-        f"I priced the risk at roughly three in ten, looked at what a careful team would "
-        f"rebuild, and weighed who pays and from which budget. The timing matters, the "
-        f"pricing entry matters, and the moat is thinner than the launch suggests. "
-        f"Reference {seed}. On balance I call it a {verdict}."
-    )
+    body = _BODIES.get(reviewer, _BODIES["The Builder"]).format(name=name)
+    quote = f"{body} Reference {seed}. On balance I call it a {verdict}."
     return json.dumps(
         {"headline": f"{reviewer} says {verdict} on {name}", "quote": quote, "verdict": verdict}
     )

@@ -15,18 +15,25 @@ import logging
 import os
 from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
-from typing import ClassVar, Literal, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple, TypeVar, cast
 
 import httpx2
 import openai
 import pydantic
-from openai import AsyncOpenAI, omit
+from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
-from openai.types.chat.completion_create_params import ResponseFormat
+from openai.types.chat.completion_create_params import (
+    CompletionCreateParamsNonStreaming,
+    ResponseFormat,
+)
 from openai.types.completion_usage import CompletionUsage
 from openai.types.responses import EasyInputMessageParam, Response, ResponseOutputMessage
+from openai.types.responses.response_create_params import ResponseCreateParamsNonStreaming
 
 from panel.providers.base import AnswerError, ModelRequest, ModelResponse, Provider, ProviderError
+
+if TYPE_CHECKING:
+    from panel.providers.openai_batch import OpenAIBatches
 
 Mode = Literal["auto", "json_schema", "json_object"]
 Api = Literal["chat", "responses"]
@@ -112,7 +119,7 @@ class OpenAIProvider(Provider):
     async def generate(self, model: str, request: ModelRequest) -> ModelResponse:
         """One structured call; raises ProviderError or AnswerError on failure."""
         client = self._client()
-        if self.api == "responses" and self.base_url not in self._chat_only_urls:
+        if self.uses_responses():
             try:
                 return await self._responses(client, model, request)
             except ProviderError as exc:
@@ -126,8 +133,7 @@ class OpenAIProvider(Provider):
         return await self._chat(client, model, request)
 
     async def _chat(self, client: AsyncOpenAI, model: str, request: ModelRequest) -> ModelResponse:
-        fallback = self.mode == "auto" and self.base_url in self._json_object_urls
-        json_object = self.mode == "json_object" or fallback
+        json_object = self.uses_json_object()
         try:
             completion = await self._chat_call(client, model, request, json_object=json_object)
         except ProviderError as exc:
@@ -155,71 +161,31 @@ class OpenAIProvider(Provider):
     async def _chat_call(
         self, client: AsyncOpenAI, model: str, request: ModelRequest, *, json_object: bool
     ) -> ChatCompletion:
-        messages: list[ChatCompletionMessageParam] = []
-        if request.system:
-            messages.append({"role": "system", "content": request.system})
-        for m in request.messages:
-            if m.role == "user":
-                messages.append({"role": "user", "content": m.content})
-            else:
-                messages.append({"role": "assistant", "content": m.content})
-        response_format: ResponseFormat
-        if json_object:
-            # llama.cpp's extension: json_object constrained by a schema (not in the SDK types).
-            response_format = cast(
-                ResponseFormat, {"type": "json_object", "schema": request.schema}
-            )
-        else:
-            response_format = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": request.schema_name,
-                    "schema": request.schema,
-                    "strict": True,
-                },
-            }
-        # OpenAI wants max_completion_tokens; compatible servers know max_tokens.
-        limit = request.max_tokens
-        return await self._call(
-            client.chat.completions.create(
-                model=model,
-                messages=messages,
-                response_format=response_format,
-                max_completion_tokens=omit if self._compatible else limit,
-                max_tokens=limit if self._compatible else omit,
-                temperature=_temperature(model, request),
-            ),
-            model,
-            "/chat/completions",
-        )
+        params = chat_params(model, request, json_object=json_object, compatible=self._compatible)
+        completion = client.chat.completions.create(**params)
+        return await self._call(completion, model, "/chat/completions")
 
     async def _responses(
         self, client: AsyncOpenAI, model: str, request: ModelRequest
     ) -> ModelResponse:
-        messages: list[EasyInputMessageParam] = [
-            {"role": m.role, "content": m.content} for m in request.messages
-        ]
-        response = await self._call(
-            client.responses.create(
-                model=model,
-                instructions=request.system or omit,
-                input=list(messages),
-                text={
-                    "format": {
-                        "type": "json_schema",
-                        "name": request.schema_name,
-                        "schema": request.schema,
-                        "strict": True,
-                    }
-                },
-                max_output_tokens=request.max_tokens,
-                temperature=_temperature(model, request),
-                store=False,
-            ),
-            model,
-            "/responses",
-        )
+        params = responses_params(model, request)
+        response = await self._call(client.responses.create(**params), model, "/responses")
         return _from_responses(response, request)
+
+    def uses_responses(self) -> bool:
+        """Whether requests go to the Responses API (configured, and the server has one)."""
+        return self.api == "responses" and self.base_url not in self._chat_only_urls
+
+    def uses_json_object(self) -> bool:
+        """Whether chat requests use ``json_object`` + schema (configured, or learned)."""
+        fallback = self.mode == "auto" and self.base_url in self._json_object_urls
+        return self.mode == "json_object" or fallback
+
+    def batches(self) -> OpenAIBatches:
+        """The Batch API (half price, results within 24 hours)."""
+        from panel.providers.openai_batch import OpenAIBatches
+
+        return OpenAIBatches(self)
 
     async def _call(self, call: Awaitable[T], model: str, path: str) -> T:
         """Await an SDK call, turning its exceptions into classified ProviderErrors."""
@@ -244,9 +210,73 @@ class OpenAIProvider(Provider):
             raise ProviderError(message, retryable=True) from exc
 
 
-def _temperature(model: str, request: ModelRequest) -> float | openai.Omit:
+def _temperature(model: str, request: ModelRequest) -> float | None:
     """The temperature to send: none for reasoning models, which reject anything but 1."""
-    return omit if model.startswith(REASONING_PREFIXES) else request.temperature
+    return None if model.startswith(REASONING_PREFIXES) else request.temperature
+
+
+def chat_params(
+    model: str, request: ModelRequest, *, json_object: bool, compatible: bool
+) -> CompletionCreateParamsNonStreaming:
+    """The Chat Completions parameters of a request (sent directly, or as a batch line)."""
+    messages: list[ChatCompletionMessageParam] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    for m in request.messages:
+        if m.role == "user":
+            messages.append({"role": "user", "content": m.content})
+        else:
+            messages.append({"role": "assistant", "content": m.content})
+    response_format: ResponseFormat
+    if json_object:
+        # llama.cpp's extension: json_object constrained by a schema (not in the SDK types).
+        response_format = cast(ResponseFormat, {"type": "json_object", "schema": request.schema})
+    else:
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
+        }
+    params: CompletionCreateParamsNonStreaming = {
+        "model": model,
+        "messages": messages,
+        "response_format": response_format,
+    }
+    # OpenAI wants max_completion_tokens; compatible servers know max_tokens.
+    if compatible:
+        params["max_tokens"] = request.max_tokens
+    else:
+        params["max_completion_tokens"] = request.max_tokens
+    temperature = _temperature(model, request)
+    if temperature is not None:
+        params["temperature"] = temperature
+    return params
+
+
+def responses_params(model: str, request: ModelRequest) -> ResponseCreateParamsNonStreaming:
+    """The Responses API parameters of a request (sent directly, or as a batch line)."""
+    messages: list[EasyInputMessageParam] = [
+        {"role": m.role, "content": m.content} for m in request.messages
+    ]
+    params: ResponseCreateParamsNonStreaming = {
+        "model": model,
+        "input": list(messages),
+        "text": {
+            "format": {
+                "type": "json_schema",
+                "name": request.schema_name,
+                "schema": request.schema,
+                "strict": True,
+            }
+        },
+        "max_output_tokens": request.max_tokens,
+        "store": False,
+    }
+    if request.system:
+        params["instructions"] = request.system
+    temperature = _temperature(model, request)
+    if temperature is not None:
+        params["temperature"] = temperature
+    return params
 
 
 def _rejects_json_schema(exc: ProviderError) -> bool:

@@ -1,0 +1,103 @@
+"""Anthropic Message Batches: the same Messages requests, half price, within 24 hours.
+
+Requests are built by :func:`panel.providers.anthropic.message_params` and answers read
+by its ``_to_response``, so a batch entry is exactly the direct call it replaces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TypeVar
+
+from anthropic import AsyncAnthropic
+from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
+from anthropic.types.messages.batch_create_params import Request
+
+from panel.providers.anthropic import AnthropicProvider, _to_response, message_params
+from panel.providers.base import AnswerError, ModelRequest, ProviderError
+from panel.providers.batching import BatchItem, BatchState
+
+T = TypeVar("T")
+RETRYABLE_TYPES = frozenset(
+    {"api_error", "overloaded_error", "rate_limit_error", "timeout_error", "gateway_timeout_error"}
+)
+
+
+class AnthropicBatches:
+    """The Message Batches API of an :class:`AnthropicProvider`."""
+
+    max_requests = 100_000
+    max_bytes = 200_000_000
+    """The API takes 256 MB; a margin for the envelope."""
+
+    def __init__(self, provider: AnthropicProvider) -> None:
+        self.provider = provider
+
+    async def _call(self, call: Awaitable[T], batch_id: str = "", model: str = "") -> T:
+        try:
+            return await self.provider._call(call, model)
+        except ProviderError as exc:
+            if exc.status == 404 and batch_id:
+                message = f"no message batch {batch_id} at {self.provider.base_url} (status 404)"
+                raise ProviderError(message, retryable=False, status=404, raw=exc.raw) from exc
+            raise
+
+    async def submit_batch(self, model: str, requests: Sequence[tuple[str, ModelRequest]]) -> str:
+        """Create one message batch; returns its id."""
+        client: AsyncAnthropic = self.provider._client()
+        tool = self.provider.uses_tool(model)
+        entries: list[Request] = [
+            {"custom_id": cid, "params": message_params(model, request, tool=tool)}
+            for cid, request in requests
+        ]
+        batch = await self._call(client.messages.batches.create(requests=entries), model=model)
+        return batch.id
+
+    async def batch_status(self, batch_id: str) -> BatchState:
+        """The batch's processing status and request counts."""
+        client = self.provider._client()
+        return _state(await self._call(client.messages.batches.retrieve(batch_id), batch_id))
+
+    async def cancel_batch(self, batch_id: str) -> BatchState:
+        """Start canceling the batch (requests already answered keep their results)."""
+        client = self.provider._client()
+        return _state(await self._call(client.messages.batches.cancel(batch_id), batch_id))
+
+    async def batch_results(
+        self, batch_id: str, requests: Mapping[str, ModelRequest]
+    ) -> list[BatchItem]:
+        """Stream the results file and read each line like a direct answer."""
+        client = self.provider._client()
+
+        async def read() -> list[MessageBatchIndividualResponse]:
+            return [line async for line in await client.messages.batches.results(batch_id)]
+
+        lines = await self._call(read(), batch_id)
+        return [_item(line, requests.get(line.custom_id)) for line in lines]
+
+
+def _state(batch: MessageBatch) -> BatchState:
+    counts = batch.request_counts.model_dump()
+    return BatchState(batch.processing_status, batch.processing_status == "ended", counts)
+
+
+def _item(line: MessageBatchIndividualResponse, request: ModelRequest | None) -> BatchItem:
+    result = line.result
+    cid = line.custom_id
+    if result.type == "succeeded":
+        if request is None:
+            error = ProviderError(f"unknown custom_id {cid!r} in the results", retryable=False)
+            return BatchItem(cid, "errored", error=error)
+        try:
+            return BatchItem(cid, "succeeded", response=_to_response(result.message, request))
+        except AnswerError as exc:
+            return BatchItem(cid, "succeeded", error=exc)
+    if result.type == "errored":
+        detail = result.error.error
+        message = f"the batch request failed ({detail.type}): {detail.message}"
+        retryable = detail.type in RETRYABLE_TYPES
+        raw = result.error.model_dump_json()
+        return BatchItem(cid, "errored", error=ProviderError(message, retryable=retryable, raw=raw))
+    why = "expired before the batch ran it" if result.type == "expired" else "was canceled"
+    error = ProviderError(f"the request {why}", retryable=True)
+    return BatchItem(cid, result.type, error=error)

@@ -1,0 +1,307 @@
+"""Editorial quality checks on a quote: beat coverage and verdict consistency (pure functions).
+
+Both checks are transparent heuristics an editor can read and argue with:
+
+- **Beats.** Each persona file lists, per beat, cues whose presence suggests the beat is
+  covered (``beat_cues`` in its front matter). A cue is a word or phrase matched as whole
+  words, case-insensitively (``late`` does not match "latency"); ``stem*`` matches a prefix
+  (``moat*`` matches "moats"); and a few special cues:
+
+  - ``@name``: a named product or company other than the launch itself: a capitalised or
+    camel-case word that does not open a sentence and is not a common capitalised word
+    (I, API, GPU, Monday, Free, Paid...), e.g. "Llama", "LM Studio", "vLLM".
+  - ``@number``: a figure, in digits or words ("12", "4.5", "twelve").
+  - ``@money``: a price ("$20", "20 dollars", "€5").
+  - ``@duration``: a span of time ("12 months", "eighteen months", "a year", "by Q3").
+  - ``@verdict``: a first-person verdict statement ("I ship it", "calling it a skip").
+
+- **Verdict consistency.** The last verdict statement of the quote (usually its last
+  sentence) is read with negation handling ("I would not ship it" says skip, "there is no
+  reason to skip it" says ship) and compared with the review's verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from panel.records import BeatRead, Launch, Persona, Review, Verdict
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_WORD_CHAR = re.compile(r"\w")
+
+# -- cues -----------------------------------------------------------------------------------
+
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|eighteen|"
+    "twenty|thirty|forty|fifty|hundred|thousand|million|billion|half|double|tenfold"
+)
+_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
+_MONEY = re.compile(
+    r"[$€£]\s?\d[\d,.]*\d|[$€£]\s?\d|\b\d[\d,.]*\s?(?:dollars?|cents?|euros?|usd|k)\b",
+    re.IGNORECASE,
+)
+_DURATION = re.compile(
+    rf"\b(?:\d+|a|an|one|{_NUMBER_WORDS}|a few|several)\s+(?:more\s+)?"
+    r"(?:months?|quarters?|years?)\b|\bby\s+(?:q[1-4]|20\d\d|next year|year[- ]end)\b|"
+    r"\bnext\s+(?:year|quarter)\b",
+    re.IGNORECASE,
+)
+# Capitalised words that are not product or company names.
+_COMMON = """
+    i i'm i'd i'll i've ai api apis sdk sdks cli gpu gpus cpu cpus llm llms json yaml http
+    https rest url urls sql ui ux dx ok ceo cto cfo vp pm mvp saas b2b b2c q1 q2 q3 q4 eu us
+    usd gb tb mb os ide ides oss faq roi
+    monday tuesday wednesday thursday friday saturday sunday
+    january february march april may june july august september october november december
+    english european american chinese free freemium paid enterprise
+    the a an but and or so if it its this that my our we you they he she
+    builder skeptic futurist operator
+"""
+COMMON_CAPITALISED = frozenset(_COMMON.split())
+_TOKEN = re.compile(r"[A-Za-z][\w.+'\-]*[\w+]|[A-Za-z]")
+
+
+def _launch_words(launch: Launch | None) -> set[str]:
+    if launch is None:
+        return set()
+    text = " ".join(filter(None, (launch.name, launch.vendor, launch.slug.replace("-", " "))))
+    return {w.lower() for w in re.split(r"[\s\-]+", text) if w}
+
+
+def _name_in(sentence: str, exclude: set[str]) -> str | None:
+    """The first named product or company in ``sentence`` (not its opening word), or None."""
+    tokens = list(_TOKEN.finditer(sentence))
+    for index, match in enumerate(tokens):
+        token = match.group().rstrip(".'")
+        if index == 0 or sentence[: match.start()].rstrip().endswith((":", '"', "“", "(")):
+            continue
+        capitalised = token[0].isupper()
+        camel = bool(re.match(r"[a-z]+[A-Z]", token))
+        if not (capitalised or camel):
+            continue
+        parts = [p for p in re.split(r"[\-.]", token.lower()) if p]
+        if token.lower() in COMMON_CAPITALISED or not parts or parts[0] in exclude:
+            continue
+        if token.lower() in exclude:
+            continue
+        return token
+    return None
+
+
+def _phrase_pattern(cue: str) -> re.Pattern[str]:
+    stem = cue.endswith("*")
+    text = cue.rstrip("*")
+    body = r"\s+".join(re.escape(part) for part in text.split())
+    before = r"(?<!\w)" if _WORD_CHAR.match(text[:1]) else ""
+    after = r"\w*" if stem else r"(?!\w)" if _WORD_CHAR.match(text[-1:]) else ""
+    return re.compile(before + body + after, re.IGNORECASE)
+
+
+def cue_match(cue: str, quote: str, launch: Launch | None = None) -> str | None:
+    """The text in ``quote`` that ``cue`` matched, or None (see the module docstring)."""
+    found: str | None = None
+    if cue == "@name":
+        exclude = _launch_words(launch)
+        for sentence in _SENTENCE.split(quote):
+            found = _name_in(sentence, exclude)
+            if found:
+                break
+    elif cue == "@number":
+        match = _NUMBER.search(quote)
+        found = match.group() if match else None
+    elif cue == "@money":
+        match = _MONEY.search(quote)
+        found = match.group() if match else None
+    elif cue == "@duration":
+        match = _DURATION.search(quote)
+        found = match.group() if match else None
+    elif cue == "@verdict":
+        stance = verdict_statement(quote)
+        found = stance.text if stance else None
+    else:
+        match = _phrase_pattern(cue).search(quote)
+        found = match.group() if match else None
+    return found
+
+
+def beat_coverage(persona: Persona, quote: str, launch: Launch | None = None) -> list[BeatRead]:
+    """Per beat with cues, whether ``quote`` covers it and which cue said so."""
+    reads = []
+    for index in range(len(persona.beats)):
+        cues = persona.beat_cues.get(str(index))
+        if not cues:
+            continue
+        label = persona.beat_label(index)
+        evidence = None
+        for cue in cues:
+            matched = cue_match(cue, quote, launch)
+            if matched:
+                evidence = cue if matched.lower() == cue.lower() else f"{cue}: {matched}"
+                break
+        reads.append(BeatRead(beat=label, covered=evidence is not None, cue=evidence))
+    return reads
+
+
+def missing_beats(reads: Iterable[BeatRead]) -> list[str]:
+    """The labels of the beats a quote does not cover."""
+    return [r.beat for r in reads if not r.covered]
+
+
+def coverage(reads: list[BeatRead]) -> float | None:
+    """Share of checked beats covered, 0..1; None when no beat was checked."""
+    return sum(r.covered for r in reads) / len(reads) if reads else None
+
+
+# -- verdict statements ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stance:
+    """A verdict statement found in a quote."""
+
+    verdict: Verdict
+    text: str
+    """The words that carry it, e.g. "I'd skip"."""
+
+
+_VERBS = re.compile(
+    r"\b(?P<verb>ship|skip|pass on (?:it|this)|pass|hold off|steer clear|stay away)\b",
+    re.IGNORECASE,
+)
+# Each negator flips the verb's sense: "I would not ship" says skip, "no reason to skip" ship,
+# "I wouldn't hesitate to ship" (two negators) ship.
+_NEGATOR = re.compile(
+    r"\b(?:not|never|no|hardly|cannot|nobody|neither|nor|hesitat\w*)\b|n't\b", re.IGNORECASE
+)
+# Left context within the clause that makes the verb a verdict statement.
+_FIRST_PERSON = re.compile(r"\b(?:i|we)(?:'(?:d|ll|m))?\b(?:\s+[\w']+){0,3}\s+$", re.IGNORECASE)
+_FRAMING = re.compile(
+    r"\b(?:call(?:s|ing|ed)?|make|makes|making|mark(?:ing)?|rate|rating|give|giving|"
+    r"so|verdict(?:\s+is)?|it'?s|it\s+is|this\s+is|that'?s|say|says|vote|votes|"
+    r"ready\s+to|worth|happy\s+to|reason\s+to|time\s+to)"
+    r"(?:\s+(?:it|this|that|one))?(?:\s+(?:not|never))?(?:\s+(?:a|an))?"
+    r"(?:\s+(?:clear|firm|cautious|qualified|reluctant|confident|solid|easy|hard|strong|"
+    r"conditional|narrow|tentative|provisional|definite))?[\s:,—-]*$",
+    re.IGNORECASE,
+)
+_STRONG_OBJECT = re.compile(r"^\s*(?:it|this(?:\s+one)?|with\s+it)\b", re.IGNORECASE)
+_WEAK_OBJECT = re.compile(
+    r"^\s*(?:it|this|that|with\s+it|for\s+now|today|now|yet|here|outright)\b|^\s*[.!;,:—-]|^\s*$",
+    re.IGNORECASE,
+)
+_EXCEPTION = re.compile(r"\b(?:unless|otherwise|in which case|except)\b", re.IGNORECASE)
+_CLAUSE_BREAK = re.compile(r"[,;:—(]|\s-\s|\b(?:but|and|so|yet)\b", re.IGNORECASE)
+_ALWAYS_VERDICT = {"hold off", "steer clear", "stay away"}
+# Curly apostrophes and en dashes read as their plain forms.
+_TYPOGRAPHY = str.maketrans({"\u2019": "'", "\u2018": "'", "\u2013": "\u2014"})
+
+
+def _clause_left(sentence: str, start: int) -> str:
+    """The clause before ``start``: from the last clause break (kept) up to the verb."""
+    left = sentence[:start]
+    breaks = list(_CLAUSE_BREAK.finditer(left))
+    return left[breaks[-1].start() :] if breaks else left
+
+
+def _is_verdict_use(verb: str, clause: str, right: str) -> bool:
+    if verb.startswith("pass on") or verb in _ALWAYS_VERDICT:
+        return True
+    first_person = bool(_FIRST_PERSON.search(clause))
+    weak_object = bool(_WEAK_OBJECT.match(right))
+    if verb == "pass":
+        return first_person and bool(re.match(r"^\s*(?:[.!;,—-]|$)", right))
+    framed = bool(_FRAMING.search(clause))
+    return framed or bool(_STRONG_OBJECT.match(right)) or (first_person and weak_object)
+
+
+def _statements(sentence: str) -> list[tuple[Stance, bool]]:
+    """Verdict statements of one sentence, each with whether it sits in an exception clause."""
+    bare = re.fullmatch(r"\W*(?:verdict\W*)?(ship|skip)\W*", sentence, re.IGNORECASE)
+    if bare:
+        return [(Stance(Verdict(bare.group(1).lower()), sentence.strip()), False)]
+    found = []
+    for match in _VERBS.finditer(sentence):
+        verb = match.group("verb").lower()
+        clause = _clause_left(sentence, match.start())
+        if not _is_verdict_use(verb, clause, sentence[match.end() :]):
+            continue
+        says_skip = verb != "ship"
+        if len(_NEGATOR.findall(clause)) % 2:
+            says_skip = not says_skip
+        verdict = Verdict.SKIP if says_skip else Verdict.SHIP
+        text = (clause.lstrip(",;:—( ") + sentence[match.start() : match.end()]).strip()
+        exception = bool(_EXCEPTION.search(sentence[: match.start()]))
+        found.append((Stance(verdict, text), exception))
+    return found
+
+
+def verdict_statement(quote: str) -> Stance | None:
+    """The quote's own verdict: its last verdict statement outside an exception clause."""
+    quote = quote.translate(_TYPOGRAPHY).strip()
+    statements = [s for sentence in _SENTENCE.split(quote) for s in _statements(sentence)]
+    if not statements:
+        return None
+    main = [stance for stance, exception in statements if not exception]
+    return main[-1] if main else statements[-1][0]
+
+
+def contradiction(verdict: Verdict | None, quote: str) -> str | None:
+    """A flag when the quote's wording says the opposite of ``verdict``, else None."""
+    if verdict is None:
+        return None
+    stance = verdict_statement(quote)
+    if stance is None or stance.verdict is verdict:
+        return None
+    return f'quote says {stance.verdict.value} ("{stance.text}") but verdict is {verdict.value}'
+
+
+# -- one quote, both checks -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuoteRead:
+    """Both checks on one quote."""
+
+    beats: list[BeatRead]
+    contradiction: str | None
+
+    @property
+    def missing(self) -> list[str]:
+        """Labels of the beats not covered."""
+        return missing_beats(self.beats)
+
+    @property
+    def covered(self) -> int:
+        """Number of beats covered."""
+        return sum(r.covered for r in self.beats)
+
+    def flags(self) -> list[str]:
+        """Human-readable flags for the editor."""
+        flags = [f"missing beats: {', '.join(self.missing)}"] if self.missing else []
+        return flags + ([self.contradiction] if self.contradiction else [])
+
+
+def read_quote(
+    persona: Persona, verdict: Verdict | None, quote: str, launch: Launch | None = None
+) -> QuoteRead:
+    """Beat coverage and verdict consistency of one quote."""
+    return QuoteRead(beat_coverage(persona, quote, launch), contradiction(verdict, quote))
+
+
+def missing_questions(persona: Persona, labels: list[str]) -> list[str]:
+    """The persona's beat questions for ``labels``, as 'label: question' lines."""
+    by_label = {persona.beat_label(i): beat for i, beat in enumerate(persona.beats)}
+    return [f"{label}: {by_label[label]}" if label in by_label else label for label in labels]
+
+
+def recheck(review: Review, persona: Persona | None, launch: Launch | None = None) -> Review:
+    """``review`` with its beats and flags read again (after an editor changed it)."""
+    if review.failed or not review.quote:
+        return review.model_copy(update={"beats": [], "flags": []})
+    if persona is None:
+        flag = contradiction(review.verdict, review.quote)
+        return review.model_copy(update={"beats": [], "flags": [flag] if flag else []})
+    read = read_quote(persona, review.verdict, review.quote, launch)
+    return review.model_copy(update={"beats": read.beats, "flags": read.flags()})
