@@ -48,7 +48,9 @@ def write_queue(path: Path, count: int) -> Path:
     return path
 
 
-async def run(server: ServerProcess, queue: Path, db: Path, concurrency: int) -> Progress:
+async def run(
+    server: ServerProcess, queue: Path, db: Path, concurrency: int, diversity: bool
+) -> Progress:
     """Draft the queue through the anthropic provider against ``server``."""
     registry.reset()
     registry.configure("anthropic", {"api_key": "bench", "base_url": server.url})
@@ -59,6 +61,7 @@ async def run(server: ServerProcess, queue: Path, db: Path, concurrency: int) ->
         models=ModelChoice(explicit="anthropic:claude-haiku-4-5"),
         editor="bench",
         limiter=AdaptiveLimiter(concurrency * len(personas)),
+        measure_diversity=diversity,
     )
     result = await run_batch(ctx, queue, personas, concurrency=concurrency)
     ctx.store.close()
@@ -70,20 +73,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--launches", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4, help="panels at once")
+    parser.add_argument(
+        "--diversity",
+        choices=["on", "off"],
+        default="off",
+        help="measure each panel's diversity with the embedding model (`panel batch` default: "
+        "on; `--no-diversity` turns it off)",
+    )
     args = parser.parse_args()
+    diversity = args.diversity == "on"
     calls = args.launches * len(load_personas())
     ceiling = calls / (RPM / 60)
     with tempfile.TemporaryDirectory() as tmp:
         queue = write_queue(Path(tmp) / "queue.jsonl", args.launches)
         with server_process(latency=LATENCY, rpm=RPM) as server:
             started = time.perf_counter()
-            result = asyncio.run(run(server, queue, Path(tmp) / "a.db", args.concurrency))
+            result = asyncio.run(
+                run(server, queue, Path(tmp) / "a.db", args.concurrency, diversity)
+            )
             wall = time.perf_counter() - started
             stats = server.stats()
         stored = len(open_store(Path(tmp) / "a.db").list_panels())
         print(
             f"batch_throughput launches={args.launches} calls={calls} latency={LATENCY}s "
-            f"rpm={RPM} concurrency={args.concurrency}"
+            f"rpm={RPM} concurrency={args.concurrency} diversity={args.diversity}"
         )
         print(
             f"wall={wall:.2f}s ceiling={ceiling:.1f}s drafted={result.done} failed={result.failed} "
@@ -93,7 +106,7 @@ def main() -> None:
         print(f"ratio (wall / rate-limit ceiling) = {wall / ceiling:.3f}  (target <= 1.15)")
         with server_process(latency=0.0) as instant:
             started = time.perf_counter()
-            asyncio.run(run(instant, queue, Path(tmp) / "b.db", args.concurrency))
+            asyncio.run(run(instant, queue, Path(tmp) / "b.db", args.concurrency, diversity))
             overhead = time.perf_counter() - started
         print(
             f"framework overhead against an instant server: {overhead * 1000 / calls:.2f} ms/call "

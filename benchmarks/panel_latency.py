@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = {"anthropic": "anthropic:claude-haiku-4-5", "openai": "openai:gpt-5-mini"}
 
 
-async def measure(provider: str, runs: int, server: ServerProcess, db: Path) -> list[float]:
+async def measure(
+    provider: str, runs: int, server: ServerProcess, db: Path, diversity: bool = False
+) -> list[float]:
     """Wall time of ``runs`` panels (fresh calls, no cache)."""
     base_url = server.url if provider == "anthropic" else server.openai_url
     registry.configure(provider, {"api_key": "bench", "base_url": base_url})
@@ -41,6 +43,7 @@ async def measure(provider: str, runs: int, server: ServerProcess, db: Path) -> 
         models=ModelChoice(explicit=MODELS[provider]),
         editor="bench",
         use_cache=False,
+        measure_diversity=diversity,
     )
     launch = load_launch(ROOT / "examples" / "gpt-5-mini-api.yaml")
     personas = load_personas()
@@ -58,12 +61,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--provider", choices=sorted(MODELS), default="anthropic")
+    parser.add_argument(
+        "--diversity",
+        choices=["on", "off"],
+        default="off",
+        help="also embed the four quotes after the calls (the quality extra's diversity read)",
+    )
     args = parser.parse_args()
     with server_process(latency=LATENCY) as server, tempfile.TemporaryDirectory() as tmp:
-        times = asyncio.run(measure(args.provider, args.runs, server, Path(tmp) / "bench.db"))
+        times = asyncio.run(
+            measure(
+                args.provider, args.runs, server, Path(tmp) / "bench.db", args.diversity == "on"
+            )
+        )
     median = statistics.median(times)
     print(
-        f"panel_latency provider={args.provider} runs={args.runs} call_latency={LATENCY:.3f}s "
+        f"panel_latency provider={args.provider} diversity={args.diversity} runs={args.runs} "
+        f"call_latency={LATENCY:.3f}s "
         f"median_panel={median:.3f}s min={min(times):.3f}s max={max(times):.3f}s"
     )
     print(f"ratio (median panel / one call) = {median / LATENCY:.2f}  (target <= 1.2)")

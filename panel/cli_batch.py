@@ -53,6 +53,11 @@ for _command in BATCH_API_COMMANDS:
     help="Stop starting panels when projected spend would pass this (USD).",
 )
 @click.option("--skip-invalid", is_flag=True, help="Draft the valid entries, skip bad ones.")
+@click.option(
+    "--no-diversity",
+    is_flag=True,
+    help="Skip the embedding-model diversity read (it costs ~0.1 s of CPU per panel).",
+)
 @click.option("--fresh", is_flag=True, help="Start a new run and bypass the response cache.")
 @click.option(
     "--batch-api",
@@ -69,6 +74,7 @@ def run(
     concurrency: int,
     max_cost: float | None,
     skip_invalid: bool,
+    no_diversity: bool,
     fresh: bool,
     batch_api: bool,
     wait: bool,
@@ -101,6 +107,7 @@ def run(
     with env.store() as store:
         run = run_context(env, store, model)
         run.use_cache = not fresh
+        run.measure_diversity = not no_diversity
         # Calls in flight across all panels adapt to rate limits (4 personas per panel).
         run.limiter = AdaptiveLimiter(concurrency * len(personas))
         bar = Progress(

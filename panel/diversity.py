@@ -21,6 +21,7 @@ and every near-identical one.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import itertools
 import logging
@@ -85,10 +86,7 @@ def _load() -> Any:
 
 def similarity_matrix(texts: list[str]) -> list[list[float]]:
     """Pairwise cosine similarity of ``texts`` (loads the model on first use)."""
-    model = _load()
-    vectors = model.encode(
-        texts, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
-    )
+    vectors = embed(texts)
     matrix = vectors @ vectors.T
     return [[float(value) for value in row] for row in matrix]
 
@@ -121,11 +119,21 @@ class DiversityRead:
         ]
 
 
-def read_quotes(named: list[tuple[str, str]]) -> DiversityRead | None:
+def embed(texts: list[str]) -> Any:
+    """Unit-length embeddings of ``texts`` (loads the model on first use)."""
+    return _load().encode(
+        texts, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
+    )
+
+
+def read_quotes(named: list[tuple[str, str]], vectors: Any = None) -> DiversityRead | None:
     """The diversity of (reviewer, quote) pairs; None with fewer than two quotes."""
     if len(named) < 2:
         return None
-    matrix = similarity_matrix([quote for _, quote in named])
+    if vectors is None:
+        matrix = similarity_matrix([quote for _, quote in named])
+    else:
+        matrix = [[float(v) for v in row] for row in vectors @ vectors.T]
     pairs = {
         (named[i][0], named[j][0]): round(matrix[i][j], 4)
         for i, j in itertools.combinations(range(len(named)), 2)
@@ -148,6 +156,68 @@ def assess(reviews: list[Review]) -> DiversityRead | None:
     """``read_reviews``, but a broken model install is logged, never raised."""
     try:
         return read_reviews(reviews)
+    except Exception as exc:  # an optional extra must never fail a panel
+        log.warning("diversity not measured: %s", exc)
+        return None
+
+
+class _Coalescer:
+    """Embeds the quotes of many panels together, one encode at a time.
+
+    In a batch run panels finish faster than the model encodes them one by one; while
+    one encode runs, new requests wait and then go through as a single batch, which costs
+    far less CPU per quote than separate calls (and never runs encodes side by side).
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[list[str], asyncio.Future[Any]]] = []
+        self.running = False
+
+    async def vectors(self, texts: list[str]) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending.append((texts, future))
+        if not self.running:
+            self.running = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self.pending:
+                batch, self.pending = self.pending[:BATCH_PANELS], self.pending[BATCH_PANELS:]
+                flat = [text for texts, _ in batch for text in texts]
+                try:
+                    vectors = await asyncio.to_thread(embed, flat)
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                start = 0
+                for texts, future in batch:
+                    if not future.done():
+                        future.set_result(vectors[start : start + len(texts)])
+                    start += len(texts)
+        finally:
+            self.running = False
+
+
+BATCH_PANELS = 32
+_coalescers: dict[asyncio.AbstractEventLoop, _Coalescer] = {}
+
+
+async def assess_async(reviews: list[Review]) -> DiversityRead | None:
+    """``assess`` for async callers: coalesced with other panels' quotes, never raises."""
+    named = [(r.persona_name, r.quote) for r in reviews if not r.failed and r.quote.strip()]
+    if len(named) < 2 or unavailable() is not None:
+        return None
+    loop = asyncio.get_running_loop()
+    coalescer = _coalescers.setdefault(loop, _Coalescer())
+    for stale in [other for other in _coalescers if other.is_closed()]:
+        del _coalescers[stale]
+    try:
+        vectors = await coalescer.vectors([quote for _, quote in named])
+        return read_quotes(named, vectors)
     except Exception as exc:  # an optional extra must never fail a panel
         log.warning("diversity not measured: %s", exc)
         return None

@@ -396,7 +396,7 @@ async def draft_panel(
     if existing is not None:
         reviews = merge_reviews(order, existing.reviews, reviews)
     # The embedding model runs in a thread so other panels of a batch keep going.
-    read = await asyncio.to_thread(diversity.assess, reviews) if ctx.measure_diversity else None
+    read = await diversity.assess_async(reviews) if ctx.measure_diversity else None
     panel = ToolPanel(
         slug=launch.slug,
         launch=launch,

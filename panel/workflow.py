@@ -7,7 +7,6 @@ an audit entry, and is refused (ConflictError) when that revision is stale.
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import re
 from dataclasses import dataclass, replace
@@ -225,7 +224,7 @@ async def regenerate_review(
     reviews = [fresh if r.persona_id == persona_id else r for r in panel.reviews]
     if panel.review(persona_id) is None:
         reviews.append(fresh)
-    read = await asyncio.to_thread(diversity.assess, reviews) if ctx.measure_diversity else None
+    read = await diversity.assess_async(reviews) if ctx.measure_diversity else None
     changed = panel.model_copy(
         update={
             "reviews": reviews,

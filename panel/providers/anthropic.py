@@ -9,7 +9,6 @@ cached block so each persona's prompt is written to the prompt cache once and th
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import logging
@@ -26,7 +25,14 @@ from anthropic import AsyncAnthropic
 from anthropic.types import Message, MessageParam, TextBlock, ToolUseBlock
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 
-from panel.providers.base import AnswerError, ModelRequest, ModelResponse, Provider, ProviderError
+from panel.providers.base import (
+    AnswerError,
+    LoopBound,
+    ModelRequest,
+    ModelResponse,
+    Provider,
+    ProviderError,
+)
 
 if TYPE_CHECKING:
     from panel.providers.anthropic_batch import AnthropicBatches
@@ -58,8 +64,7 @@ class AnthropicProvider(Provider):
         self._base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
         self._timeout = timeout
         self.structured: Structured = structured
-        self._sdk: AsyncAnthropic | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sdk: LoopBound[AsyncAnthropic] = LoopBound(self._make_client)
 
     @classmethod
     def forget_fallbacks(cls) -> None:
@@ -71,31 +76,26 @@ class AnthropicProvider(Provider):
         """Where requests go."""
         return (self._base_url or "https://api.anthropic.com").rstrip("/")
 
+    def _make_client(self) -> AsyncAnthropic:
+        return AsyncAnthropic(
+            api_key=self._api_key,
+            base_url=self._base_url,
+            timeout=self._timeout,
+            max_retries=0,
+            # A plain client: the SDK's default one schedules aclose() from __del__ on
+            # whatever loop runs then, which fails for a client of a finished loop.
+            http_client=anthropic.DefaultAsyncHttpxClient(timeout=self._timeout),
+        )
+
     def _client(self) -> AsyncAnthropic:
-        """The SDK client for the running event loop (httpx2 pools are bound to one loop)."""
+        """The SDK client for the running event loop."""
         if not self._api_key:
             raise ProviderError(NO_KEY, retryable=False)
-        loop = asyncio.get_running_loop()
-        if self._sdk is None or self._loop is not loop:
-            self._sdk = AsyncAnthropic(
-                api_key=self._api_key,
-                base_url=self._base_url,
-                timeout=self._timeout,
-                max_retries=0,
-                # A plain client: the SDK's default one schedules aclose() from __del__ on
-                # whatever loop runs then, which fails for a client of a finished loop.
-                http_client=anthropic.DefaultAsyncHttpxClient(timeout=self._timeout),
-            )
-            self._loop = loop
-        return self._sdk
+        return self._sdk.get()
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
-        sdk, loop = self._sdk, self._loop
-        self._sdk = self._loop = None
-        # A client made on another (finished) loop cannot be closed from this one.
-        if sdk is not None and loop is asyncio.get_running_loop():
-            await sdk.close()
+        await self._sdk.aclose()
 
     async def generate(self, model: str, request: ModelRequest) -> ModelResponse:
         """One structured call; raises ProviderError or AnswerError on failure."""

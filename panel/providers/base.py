@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Generic, Literal, Protocol, TypeVar
 
 Role = Literal["user", "assistant"]
 
@@ -86,3 +88,36 @@ class Provider(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release clients; the default holds nothing."""
+
+
+class SdkClient(Protocol):
+    """What LoopBound needs of an SDK client."""
+
+    async def close(self) -> None:
+        """Close its HTTP connections."""
+
+
+ClientT = TypeVar("ClientT", bound=SdkClient)
+
+
+class LoopBound(Generic[ClientT]):
+    """One SDK client per running event loop (httpx2 pools are bound to one loop)."""
+
+    def __init__(self, make: Callable[[], ClientT]) -> None:
+        self._make = make
+        self._client: ClientT | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def get(self) -> ClientT:
+        """The client for the running loop, made anew when the loop changed."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client, self._loop = self._make(), loop
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the client; one made on another (finished) loop is just dropped."""
+        client, loop = self._client, self._loop
+        self._client = self._loop = None
+        if client is not None and loop is asyncio.get_running_loop():
+            await client.close()

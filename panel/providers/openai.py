@@ -8,7 +8,6 @@ are detected once per base URL, logged, and the compatible request is used from 
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import logging
@@ -30,7 +29,14 @@ from openai.types.completion_usage import CompletionUsage
 from openai.types.responses import EasyInputMessageParam, Response, ResponseOutputMessage
 from openai.types.responses.response_create_params import ResponseCreateParamsNonStreaming
 
-from panel.providers.base import AnswerError, ModelRequest, ModelResponse, Provider, ProviderError
+from panel.providers.base import (
+    AnswerError,
+    LoopBound,
+    ModelRequest,
+    ModelResponse,
+    Provider,
+    ProviderError,
+)
 
 if TYPE_CHECKING:
     from panel.providers.openai_batch import OpenAIBatches
@@ -71,8 +77,7 @@ class OpenAIProvider(Provider):
         self._timeout = timeout
         self.mode: Mode = mode
         self.api: Api = api
-        self._sdk: AsyncOpenAI | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sdk: LoopBound[AsyncOpenAI] = LoopBound(self._make_client)
 
     @classmethod
     def forget_fallbacks(cls) -> None:
@@ -90,31 +95,26 @@ class OpenAIProvider(Provider):
         """Whether this is a third-party server, where format fallbacks are allowed."""
         return self._base_url is not None and self.base_url != OPENAI_URL
 
+    def _make_client(self) -> AsyncOpenAI:
+        return AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self._base_url,
+            timeout=self._timeout,
+            max_retries=0,
+            # A plain client: the SDK's default one schedules aclose() from __del__ on
+            # whatever loop runs then, which fails for a client of a finished loop.
+            http_client=openai.DefaultAsyncHttpxClient(timeout=self._timeout),
+        )
+
     def _client(self) -> AsyncOpenAI:
-        """The SDK client for the running event loop (httpx2 pools are bound to one loop)."""
+        """The SDK client for the running event loop."""
         if not self._api_key:
             raise ProviderError(NO_KEY, retryable=False)
-        loop = asyncio.get_running_loop()
-        if self._sdk is None or self._loop is not loop:
-            self._sdk = AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self._base_url,
-                timeout=self._timeout,
-                max_retries=0,
-                # A plain client: the SDK's default one schedules aclose() from __del__ on
-                # whatever loop runs then, which fails for a client of a finished loop.
-                http_client=openai.DefaultAsyncHttpxClient(timeout=self._timeout),
-            )
-            self._loop = loop
-        return self._sdk
+        return self._sdk.get()
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
-        sdk, loop = self._sdk, self._loop
-        self._sdk = self._loop = None
-        # A client made on another (finished) loop cannot be closed from this one.
-        if sdk is not None and loop is asyncio.get_running_loop():
-            await sdk.close()
+        await self._sdk.aclose()
 
     async def generate(self, model: str, request: ModelRequest) -> ModelResponse:
         """One structured call; raises ProviderError or AnswerError on failure."""
