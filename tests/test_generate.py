@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -64,13 +63,13 @@ async def test_panel_of_four_is_stored_with_provenance(store: Store, fake: FakeP
 
 
 async def test_personas_run_concurrently(store: Store, fake: FakeProvider) -> None:
-    fake.latency = 0.2
+    fake.latency = 0.05
     ctx = make_ctx(store)
-    ctx.measure_diversity = False  # timed: persona concurrency only, not the embedding model
-    started = time.perf_counter()
+    ctx.measure_diversity = False
     await draft_panel(ctx, launch(), load_personas())
-    # four sequential calls would take 0.8 s
-    assert time.perf_counter() - started < 0.6
+    # all four persona calls were waiting on the provider at the same time (a sequential
+    # loop would never have more than one); wall time is measured by benchmarks/
+    assert fake.max_in_flight == 4
 
 
 async def test_reask_shows_the_error_then_succeeds(store: Store, fake: FakeProvider) -> None:

@@ -89,6 +89,9 @@ class FakeProvider(Provider):
 
     def __init__(self, latency: float = 0.0) -> None:
         self.latency = latency
+        self.in_flight = 0
+        self.max_in_flight = 0
+        """Most calls that were waiting on this provider at once."""
         self.calls: list[tuple[str, ModelRequest]] = []
         self._script: deque[Answer] = deque()
 
@@ -99,8 +102,13 @@ class FakeProvider(Provider):
     async def generate(self, model: str, request: ModelRequest) -> ModelResponse:
         """Return the next scripted answer, or a canned valid review."""
         self.calls.append((model, request))
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+        finally:
+            self.in_flight -= 1
         answer: Answer = self._script.popleft() if self._script else canned_answer(model, request)
         if isinstance(answer, ProviderError):
             raise answer
