@@ -16,7 +16,7 @@ from panel.comparisons import (
     list_comparisons,
     save_comparison,
 )
-from panel.errors import NotFoundError, UsageError
+from panel.errors import ConflictError, NotFoundError, UsageError
 from panel.paths import outputs_dir
 from panel.records import Comparison, Status, ToolPanel, now
 from panel.render import (
@@ -239,10 +239,13 @@ def publish(
     templates: Path | None = None,
     base_url: str | None = None,
     kind: str | None = None,
+    expected: dict[str, int] | None = None,
 ) -> PublishResult:
     """Publish a comparison (with both tool panels) or one tool panel, and rebuild the site.
 
     Records must be approved (or already published); ``force`` publishes drafts too.
+    ``expected`` maps slugs (the record, a comparison's panels) to the revisions the
+    editor saw; a record that moved on since is refused with a ConflictError.
     ``templates`` names a folder overriding the built-in templates; ``kind`` settles a
     slug that names both a panel and a comparison. Pages are rendered once before any
     status changes, so a template error changes nothing.
@@ -268,6 +271,15 @@ def publish(
         raise NotFoundError(f"no {what} {slug!r}; run `panel list` or `panel compare A B`")
     for panel in panels:
         _check("panel", panel.slug, panel.status, force)
+    seen = [(kind, slug, comparison.revision if comparison else panels[0].revision)]
+    seen += [("panel", p.slug, p.revision) for p in panels if comparison is not None]
+    for what, name, revision in seen:
+        wanted = (expected or {}).get(name)
+        if wanted is not None and wanted != revision:
+            raise ConflictError(
+                f"{what} {name!r} changed since revision {wanted}: it is now revision "
+                f"{revision}; review it again"
+            )
     # A dry run on the current records: a template error stops us before any change.
     site_files(SiteView(store, live=False), renderer, kind, slug, base_url)
 

@@ -254,3 +254,24 @@ def test_published_pages_are_snapshots_until_the_next_publish(
     assert main(["publish", "gpt-5-mini-api"]) == 0
     page = (site() / "tools/gpt-5-mini-api.json").read_text(encoding="utf-8")
     assert "A brand new draft quote." in page
+
+
+def test_publish_refuses_a_record_changed_since_it_was_seen(store: Store) -> None:
+    from panel.errors import ConflictError
+    from panel.publish import publish
+
+    store_sample(store)
+    seen = get_comparison(store, SAMPLE).revision
+    panel_seen = store.get_panel("gpt-5-mini-api").revision
+    store_panel_edit = store.get_panel("gpt-5-mini-api")
+    store.save_panel(store_panel_edit, expected_revision=panel_seen, editor="other", action="edit")
+    with pytest.raises(ConflictError, match="panel 'gpt-5-mini-api' changed since revision"):
+        publish(
+            store,
+            SAMPLE,
+            editor="ed",
+            force=True,
+            expected={SAMPLE: seen, "gpt-5-mini-api": panel_seen},
+        )
+    assert get_comparison(store, SAMPLE).status is Status.DRAFT
+    assert not site().exists()
