@@ -9,6 +9,7 @@ import pytest
 
 from panel.providers import registry
 from panel.providers.fake import FakeProvider
+from tests.browser_support import browser  # noqa: F401 - Debian's Chromium fixture
 from tests.fakeserver import fake_server  # noqa: F401 - the HTTP test server fixture
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,14 @@ import logging
 
 import pytest
 
-from panel.providers.anthropic import NO_KEY, AnthropicProvider, Structured, parse_retry_after
-from panel.providers.base import AnswerError, Message, ModelRequest, ProviderError
+from panel.providers.anthropic import NO_KEY, AnthropicProvider, Structured
+from panel.providers.base import (
+    AnswerError,
+    Message,
+    ModelRequest,
+    ProviderError,
+    parse_retry_after,
+)
 from tests.fakeserver import FakeServer
 from tests.fakeserver_wire import REVIEW_SCHEMA
 

@@ -10,7 +10,6 @@ import base64
 import os
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import pytest
 import yaml
+from playwright.sync_api import Browser, Page
 
 from panel.cli import main
 from panel.paths import default_db, outputs_dir
@@ -25,21 +25,6 @@ from panel.store import open_store
 from tests.conftest import EXAMPLES, ROOT
 from tests.pages_support import store_sample
 
-try:
-    from playwright.sync_api import Browser, Page, sync_playwright
-except ImportError:  # pragma: no cover - the dev extra installs it
-    sync_playwright = None  # type: ignore[assignment]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 SAMPLE = "claude-haiku-open-weights-vs-gpt-5-mini-api"
@@ -67,24 +52,6 @@ def cli(*args: str) -> int:
     this one, and drafting needs asyncio.run."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(main, list(args)).result()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, launched headless; never a downloaded browser."""
-    reason = None
-    if sync_playwright is None:
-        reason = "the playwright package is not installed (pip install -e '.[dev]')"
-    elif not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must run the browser tests")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from panel.paths import default_db, outputs_dir
 from panel.providers.fake import FakeProvider, canned_answer
@@ -25,12 +26,7 @@ from panel.records import Status, ToolPanel
 from panel.store import open_store
 from panel.web import create_app
 from tests.conftest import EXAMPLES, ROOT
-from tests.test_publish_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, cli, image_stats
-
-try:
-    from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-except ImportError:  # pragma: no cover - the dev extra installs it
-    sync_playwright = None  # type: ignore[assignment]
+from tests.test_publish_browser import DESKTOP, cli, image_stats
 
 SLUG = "gpt-5-mini-api"
 EDITED = "Edited at the desk: the <b>router</b> is the product & the price is the moat."
@@ -41,24 +37,6 @@ def panel_now() -> ToolPanel:
     """The stored panel."""
     with open_store(default_db()) as store:
         return store.get_panel(SLUG)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium, launched headless; never a downloaded browser."""
-    reason = None
-    if sync_playwright is None:
-        reason = "the playwright package is not installed (pip install -e '.[dev]')"
-    elif not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed (apt-get install chromium)"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI must run the browser tests")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -9,13 +9,11 @@ cached block so each persona's prompt is written to the prompt cache once and th
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import os
 import re
-from collections.abc import Awaitable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
 import anthropic
@@ -32,6 +30,7 @@ from panel.providers.base import (
     ModelResponse,
     Provider,
     ProviderError,
+    parse_retry_after,
 )
 
 if TYPE_CHECKING:
@@ -259,27 +258,3 @@ def _body_text(response: httpx2.Response) -> str | None:
         return response.text
     except httpx2.HTTPError:
         return None
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date)."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

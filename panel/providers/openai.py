@@ -8,12 +8,10 @@ are detected once per base URL, logged, and the compatible request is used from 
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import os
 from collections.abc import Awaitable, Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple, TypeVar, cast
 
 import httpx2
@@ -36,6 +34,7 @@ from panel.providers.base import (
     ModelResponse,
     Provider,
     ProviderError,
+    parse_retry_after,
 )
 
 if TYPE_CHECKING:
@@ -419,27 +418,3 @@ def _body_text(response: httpx2.Response) -> str | None:
         return response.text
     except httpx2.HTTPError:
         return None
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or HTTP date)."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
