@@ -17,7 +17,7 @@ from pathlib import Path
 
 from panel.errors import PanelError, UsageError
 from panel.generate import RunContext, draft_panel
-from panel.launches import QueueItem, iter_queue
+from panel.launches import iter_queue
 from panel.records import Launch, Persona, ToolPanel, now
 
 MAX_LISTED_ERRORS = 5
@@ -280,6 +280,3 @@ async def run_batch(
     finish_run(ctx, run_id, status, progress.stopped_for_budget or "")
     notify(progress)
     return progress
-
-
-__all__ = ["Progress", "QueueCheck", "QueueItem", "check_queue", "run_batch"]

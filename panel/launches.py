@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from panel.errors import UsageError
-from panel.files import load_data, read_text
+from panel.files import load_data
 from panel.records import Launch
 
 LAUNCH_SUFFIXES = {".yaml", ".yml", ".json"}
@@ -107,6 +107,3 @@ def _iter_jsonl(path: Path) -> Iterator[QueueItem]:
             if isinstance(data, dict) and "launch" in data and "name" not in data:
                 data = data["launch"]
             yield _checked(data, source)
-
-
-__all__ = ["QueueItem", "iter_queue", "load_launch", "parse_launch", "read_text"]
