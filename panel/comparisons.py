@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from panel.errors import ConflictError, NotFoundError, UsageError
-from panel.records import Comparison, Status, now
+from panel.errors import NotFoundError, UsageError
+from panel.records import Comparison, Status
 from panel.store import Store
 
 KIND = "comparison"
@@ -28,23 +28,15 @@ def save_comparison(
         row = conn.execute(
             "SELECT revision, a_slug, b_slug FROM comparisons WHERE slug = ?", (comparison.slug,)
         ).fetchone()
-        stored = int(row[0]) if row else None
         if row and (row[1], row[2]) != (comparison.a_slug, comparison.b_slug):
             raise UsageError(
                 f"comparison {comparison.slug!r} already pairs {row[1]!r} with {row[2]!r}; "
                 "the two tools of a comparison cannot change"
             )
-        if stored != expected_revision:
-            raise ConflictError(store._conflict_message(KIND, comparison.slug, expected_revision))
+        saved = store.next_revision(KIND, comparison, row[0] if row else None, expected_revision)
         for tool in (comparison.a_slug, comparison.b_slug):
             if conn.execute("SELECT 1 FROM panels WHERE slug = ?", (tool,)).fetchone() is None:
                 raise NotFoundError(f"no panel {tool!r}; draft it before comparing it")
-        stamp = now()
-        created = comparison.created_at if stored else stamp
-        saved = comparison.model_copy(
-            update={"revision": (stored or 0) + 1, "updated_at": stamp, "created_at": created}
-        )
-        record = saved.model_dump_json()
         conn.execute(
             "INSERT INTO comparisons (slug, a_slug, b_slug, revision, status, record, "
             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE "
@@ -56,16 +48,12 @@ def save_comparison(
                 saved.b_slug,
                 saved.revision,
                 saved.status.value,
-                record,
-                created.isoformat(),
-                stamp.isoformat(),
+                saved.model_dump_json(),
+                saved.created_at.isoformat(),
+                saved.updated_at.isoformat(),
             ),
         )
-        conn.execute(
-            "INSERT INTO revisions (kind, slug, revision, at, editor, action, detail, record)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (KIND, saved.slug, saved.revision, stamp.isoformat(), editor, action, detail, record),
-        )
+        store.audit(conn, KIND, saved, editor=editor, action=action, detail=detail)
     return saved
 
 

@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from panel.errors import ConflictError, NotFoundError, UsageError
 from panel.migrations import MIGRATIONS
 from panel.providers.base import ModelResponse
-from panel.records import Review, Status, ToolPanel, now
+from panel.records import Comparison, Review, Status, ToolPanel, now
+
+Versioned = TypeVar("Versioned", ToolPanel, Comparison)
+"""A record with a slug, a revision and timestamps: what the revision rule applies to."""
 
 
 @dataclass(frozen=True)
@@ -118,15 +121,7 @@ class Store:
             row = conn.execute(
                 "SELECT revision FROM panels WHERE slug = ?", (panel.slug,)
             ).fetchone()
-            stored = int(row[0]) if row else None
-            if stored != expected_revision:
-                raise ConflictError(self._conflict_message("panel", panel.slug, expected_revision))
-            stamp = now()
-            created = panel.created_at if stored else stamp
-            saved = panel.model_copy(
-                update={"revision": (stored or 0) + 1, "updated_at": stamp, "created_at": created}
-            )
-            record = saved.model_dump_json(exclude={"reviews"})
+            saved = self.next_revision("panel", panel, row[0] if row else None, expected_revision)
             conn.execute(
                 "INSERT INTO panels (slug, revision, status, record, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(slug) DO UPDATE SET "
@@ -136,28 +131,55 @@ class Store:
                     saved.slug,
                     saved.revision,
                     saved.status.value,
-                    record,
-                    created.isoformat(),
-                    stamp.isoformat(),
+                    saved.model_dump_json(exclude={"reviews"}),
+                    saved.created_at.isoformat(),
+                    saved.updated_at.isoformat(),
                 ),
             )
             conn.execute("DELETE FROM reviews WHERE panel_slug = ?", (saved.slug,))
             for position, review in enumerate(saved.reviews):
                 self._insert_review(conn, saved.slug, position, review)
-            conn.execute(
-                "INSERT INTO revisions (kind, slug, revision, at, editor, action, detail, record)"
-                " VALUES ('panel', ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    saved.slug,
-                    saved.revision,
-                    stamp.isoformat(),
-                    editor,
-                    action,
-                    detail,
-                    saved.model_dump_json(),
-                ),
-            )
+            self.audit(conn, "panel", saved, editor=editor, action=action, detail=detail)
         return saved
+
+    def next_revision(
+        self, kind: str, record: Versioned, stored: int | None, expected: int | None
+    ) -> Versioned:
+        """``record`` as the revision after ``stored``, stamped now; a change made against
+        another revision than the stored one is a ConflictError naming who moved it on."""
+        if stored != expected:
+            raise ConflictError(self._conflict_message(kind, record.slug, expected))
+        stamp = now()
+        created = record.created_at if stored else stamp
+        return record.model_copy(
+            update={"revision": (stored or 0) + 1, "updated_at": stamp, "created_at": created}
+        )
+
+    @staticmethod
+    def audit(
+        conn: sqlite3.Connection,
+        kind: str,
+        saved: Versioned,
+        *,
+        editor: str,
+        action: str,
+        detail: str,
+    ) -> None:
+        """The audit entry of a stored revision: who, when, what, and its snapshot."""
+        conn.execute(
+            "INSERT INTO revisions (kind, slug, revision, at, editor, action, detail, record)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                kind,
+                saved.slug,
+                saved.revision,
+                saved.updated_at.isoformat(),
+                editor,
+                action,
+                detail,
+                saved.model_dump_json(),
+            ),
+        )
 
     def _conflict_message(self, kind: str, slug: str, expected: int | None) -> str:
         last = self.conn.execute(
