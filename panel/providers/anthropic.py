@@ -30,7 +30,9 @@ from panel.providers.base import (
     ModelResponse,
     Provider,
     ProviderError,
+    body_text,
     parse_retry_after,
+    retryable_status,
 )
 
 if TYPE_CHECKING:
@@ -38,7 +40,6 @@ if TYPE_CHECKING:
 
 Structured = Literal["auto", "output_format", "tool"]
 NO_KEY = "ANTHROPIC_API_KEY is not set; export it or pass --model local:smollm2"
-RETRYABLE_STATUS = frozenset({408, 409, 429, 529})
 TRUNCATED = frozenset({"max_tokens", "model_context_window_exceeded"})
 _FORMAT_REJECTED = re.compile(r"output_config|output.format|structured.output", re.IGNORECASE)
 log = logging.getLogger(__name__)
@@ -240,21 +241,14 @@ def _status_error(exc: anthropic.APIStatusError, model: str, base_url: str) -> P
         message = f"model {model!r} not found: check --model (status 404: {detail})"
     elif status == 404:
         message = f"no Anthropic Messages API at {base_url}: check ANTHROPIC_BASE_URL (status 404)"
-    elif status in RETRYABLE_STATUS or status >= 500:
+    elif retryable_status(status):
         message = f"Anthropic API failed (status {status}, {exc.type or 'error'}): {detail}"
     else:
         message = f"the Anthropic API rejected the request (status {status}): {detail}"
     return ProviderError(
         message,
-        retryable=status in RETRYABLE_STATUS or status >= 500,
+        retryable=retryable_status(status),
         retry_after=parse_retry_after(exc.response.headers),
         status=status,
-        raw=_body_text(exc.response),
+        raw=body_text(exc.response),
     )
-
-
-def _body_text(response: httpx2.Response) -> str | None:
-    try:
-        return response.text
-    except httpx2.HTTPError:
-        return None

@@ -8,7 +8,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Generic, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    import httpx2
 
 Role = Literal["user", "assistant"]
 
@@ -48,6 +51,25 @@ class ModelResponse:
     raw: dict[str, object] = field(default_factory=dict)
     call_id: int | None = None
     """The call-log row of this answer (set by the core)."""
+
+
+RETRYABLE_STATUS = frozenset({408, 409, 429, 529})
+"""HTTP statuses worth another try, besides every 5xx."""
+
+
+def retryable_status(status: int) -> bool:
+    """Whether an HTTP error status is worth retrying (the one place this is decided)."""
+    return status in RETRYABLE_STATUS or status >= 500
+
+
+def body_text(response: httpx2.Response) -> str | None:
+    """An SDK response's body text, or None when it cannot be read (kept as raw)."""
+    import httpx2  # the SDKs' HTTP client: imported only by the providers that use it
+
+    try:
+        return response.text
+    except httpx2.HTTPError:
+        return None
 
 
 class ProviderError(Exception):

@@ -34,7 +34,9 @@ from panel.providers.base import (
     ModelResponse,
     Provider,
     ProviderError,
+    body_text,
     parse_retry_after,
+    retryable_status,
 )
 
 if TYPE_CHECKING:
@@ -44,7 +46,6 @@ Mode = Literal["auto", "json_schema", "json_object"]
 Api = Literal["chat", "responses"]
 OPENAI_URL = "https://api.openai.com/v1"
 NO_KEY = "OPENAI_API_KEY is not set; export it or pass --model local:smollm2"
-RETRYABLE_STATUS = frozenset({408, 409, 429, 529})
 REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
 """Models that accept only the default temperature."""
 _UNSUPPORTED_HINTS = ("json_object", "support", "literal_error", "input should be", "unrecogni")
@@ -392,29 +393,22 @@ def _status_error(
     detail = body.get("message") if isinstance(body, Mapping) else None
     detail = str(detail or exc.message)
     where = "" if base_url == OPENAI_URL else f" at {base_url}"
-    raw = _body_text(exc.response)
+    raw = body_text(exc.response)
     if status in (401, 403):
         message = f"OPENAI_API_KEY is not set or invalid{where} (status {status}): {detail}"
     elif status == 404 and _not_an_api_error(raw):
         message = f"no {path} endpoint at {base_url}: check OPENAI_BASE_URL (status 404)"
     elif status == 404:
         message = f"model {model!r} not found{where}: check --model (status 404: {detail})"
-    elif status in RETRYABLE_STATUS or status >= 500:
+    elif retryable_status(status):
         kind = body.get("type") if isinstance(body, Mapping) else None
         message = f"OpenAI API{where} failed (status {status}, {kind or 'error'}): {detail}"
     else:
         message = f"the OpenAI API{where} rejected the request (status {status}): {detail}"
     return ProviderError(
         message,
-        retryable=status in RETRYABLE_STATUS or status >= 500,
+        retryable=retryable_status(status),
         retry_after=parse_retry_after(exc.response.headers),
         status=status,
         raw=raw,
     )
-
-
-def _body_text(response: httpx2.Response) -> str | None:
-    try:
-        return response.text
-    except httpx2.HTTPError:
-        return None

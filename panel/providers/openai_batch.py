@@ -16,10 +16,9 @@ from openai.types import Batch
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 
-from panel.providers.base import AnswerError, ModelRequest, ProviderError
+from panel.providers.base import AnswerError, ModelRequest, ProviderError, retryable_status
 from panel.providers.batching import BatchItem, BatchState, Outcome
 from panel.providers.openai import (
-    RETRYABLE_STATUS,
     OpenAIProvider,
     _from_chat,
     _from_responses,
@@ -142,7 +141,7 @@ def _item(line: dict[str, Any], requests: Mapping[str, ModelRequest]) -> BatchIt
         detail = body.get("error") if isinstance(body, dict) else None
         text = detail.get("message") if isinstance(detail, dict) else None
         message = f"the batch request failed (status {status}): {text or body}"
-        retryable = status in RETRYABLE_STATUS or status >= 500
+        retryable = retryable_status(status)
         error = ProviderError(message, retryable=retryable, status=status, raw=json.dumps(body))
         return BatchItem(cid, "errored", error=error)
     request = requests.get(cid)
