@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from panel import batch as batches
 from panel.cli import Env, cli, pass_env, run_context
-from panel.cli_batch_api import BATCH_API_COMMANDS, submit
+from panel.cli_batch_api import BATCH_API_COMMANDS, concurrency_option, submit
 from panel.limiter import AdaptiveLimiter
 from panel.personas import load_personas, select
 
@@ -38,14 +38,7 @@ for _command in BATCH_API_COMMANDS:
 @click.argument("queue", type=click.Path(path_type=Path))
 @click.option("--model", "-m", default=None, help="Model id for every persona.")
 @click.option("--persona", "-p", "persona_ids", multiple=True, help="Only these personas.")
-@click.option(
-    "--concurrency",
-    "-c",
-    default=8,
-    show_default=True,
-    type=click.IntRange(1, 512),
-    help="Panels drafted at once.",
-)
+@concurrency_option
 @click.option(
     "--max-cost",
     type=click.FloatRange(min=0),

@@ -154,9 +154,7 @@ def status_command(env: Env, show_all: bool) -> None:
         )
 
 
-@click.command(name="collect")
-@click.option("--wait", is_flag=True, help="Wait until every batch has ended.")
-@click.option(
+concurrency_option = click.option(
     "--concurrency",
     "-c",
     default=8,
@@ -164,6 +162,12 @@ def status_command(env: Env, show_all: bool) -> None:
     type=click.IntRange(1, 512),
     help="Panels drafted at once.",
 )
+"""The --concurrency option of `panel batch` and `panel batch collect`."""
+
+
+@click.command(name="collect")
+@click.option("--wait", is_flag=True, help="Wait until every batch has ended.")
+@concurrency_option
 @pass_env
 def collect_command(env: Env, wait: bool, concurrency: int) -> None:
     """Fetch ended batches, then draft their panels (failures re-asked as usual)."""
