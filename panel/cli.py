@@ -52,6 +52,12 @@ class Env:
 
 
 pass_env = click.make_pass_decorator(Env)
+kind_option = click.option(
+    "--kind",
+    type=click.Choice(["panel", "comparison"]),
+    default=None,
+    help="Needed only when a slug names both a panel and a comparison.",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -120,12 +126,7 @@ def draft(
 @cli.command()
 @click.argument("slug")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
-@click.option(
-    "--kind",
-    type=click.Choice(["panel", "comparison"]),
-    default=None,
-    help="Needed only when a slug names both a panel and a comparison.",
-)
+@kind_option
 @pass_env
 def show(env: Env, slug: str, as_json: bool, kind: str | None) -> None:
     """Show one panel or comparison, with its recent history."""
@@ -286,12 +287,7 @@ def votes_import(env: Env, file: Path) -> None:
     help="Folder of templates overriding the built-in ones by name.",
 )
 @click.option("--base-url", default=None, help="The site's absolute URL, for the feed.")
-@click.option(
-    "--kind",
-    type=click.Choice(["panel", "comparison"]),
-    default=None,
-    help="Needed only when a slug names both a panel and a comparison.",
-)
+@kind_option
 @pass_env
 def publish(
     env: Env,

@@ -7,7 +7,7 @@ import asyncio
 import click
 
 from panel import console as views
-from panel.cli import Env, cli, pass_env, run_context
+from panel.cli import Env, cli, kind_option, pass_env, run_context
 from panel.errors import UsageError
 from panel.records import Verdict
 from panel.workflow import (
@@ -26,12 +26,6 @@ revision_option = click.option(
     type=int,
     default=None,
     help="The revision your change is made against (default: the current one).",
-)
-kind_option = click.option(
-    "--kind",
-    type=click.Choice(["panel", "comparison"]),
-    default=None,
-    help="Needed only when a slug names both a panel and a comparison.",
 )
 
 
