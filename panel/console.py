@@ -11,6 +11,7 @@ from rich.text import Text
 
 from panel.costs import CostRow
 from panel.records import Comparison, Review, ToolPanel, Verdict, Votes, now, percent
+from panel.workflow import attention
 
 VERDICT_STYLE = {Verdict.SHIP: "bold green", Verdict.SKIP: "bold red"}
 
@@ -130,20 +131,15 @@ def review_queue(records: Iterable[ToolPanel | Comparison]) -> Table:
         hours = int(age.total_seconds() // 3600)
         age_text = f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h"
         if isinstance(record, ToolPanel):
-            failed = [r.persona_id for r in record.reviews if r.failed]
-            notes = []
-            if failed:
-                notes.append(f"failed: {', '.join(failed)}")
-            notes += [f"{r.persona_id}: {flag}" for r in record.reviews for flag in r.flags]
-            notes += record.flags
-            attention = Text("\n".join(notes), style="yellow") if notes else Text("")
+            notes = attention(record, detailed=True)
+            attention_text = Text("\n".join(notes), style="yellow") if notes else Text("")
             table.add_row(
                 "panel",
                 record.slug,
                 str(record.revision),
                 age_text,
                 f"{percent(record.ship_share)} ({record.split})",
-                attention,
+                attention_text,
             )
         else:
             table.add_row(

@@ -244,6 +244,27 @@ async def regenerate_review(
     )
 
 
+def attention(panel: ToolPanel, *, detailed: bool) -> list[str]:
+    """What needs an editor's eye: failed reviewers, flagged reviewers, panel flags.
+
+    ``detailed`` spells out every flag (the terminal); otherwise flagged reviewers are
+    named and the panel's flags follow in one note (the desk's queue).
+    """
+    notes = []
+    failed = [r.persona_id for r in panel.reviews if r.failed]
+    if failed:
+        notes.append(f"failed: {', '.join(failed)}")
+    if detailed:
+        notes += [f"{r.persona_id}: {flag}" for r in panel.reviews for flag in r.flags]
+        return notes + panel.flags
+    flagged = [r.persona_id for r in panel.reviews if r.flags and not r.failed]
+    if flagged:
+        notes.append(f"flagged: {', '.join(flagged)}")
+    if panel.flags:
+        notes.append(f"panel: {', '.join(panel.flags)}")
+    return notes
+
+
 def review_queue(store: Store) -> list[Record]:
     """What waits for an editor: drafts, oldest first (panels and comparisons)."""
     waiting: list[Record] = [

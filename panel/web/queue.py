@@ -10,7 +10,7 @@ from typing import Any
 from panel.comparisons import list_comparisons
 from panel.records import Comparison, Status, ToolPanel
 from panel.store import Store
-from panel.workflow import Kind, Record, review_queue
+from panel.workflow import Kind, Record, attention, review_queue
 
 STATUSES = ("draft", "approved", "rejected", "published", "all")
 SORTS = {
@@ -47,15 +47,6 @@ class QueueRow:
 
 
 def _panel_row(panel: ToolPanel) -> QueueRow:
-    attention = []
-    failed = [r.persona_id for r in panel.reviews if r.failed]
-    flagged = [r.persona_id for r in panel.reviews if r.flags and not r.failed]
-    if failed:
-        attention.append(f"failed: {', '.join(failed)}")
-    if flagged:
-        attention.append(f"flagged: {', '.join(flagged)}")
-    if panel.flags:
-        attention.append(f"panel: {', '.join(panel.flags)}")
     return QueueRow(
         kind="panel",
         slug=panel.slug,
@@ -67,7 +58,7 @@ def _panel_row(panel: ToolPanel) -> QueueRow:
         split=panel.split,
         created_at=panel.created_at,
         updated_at=panel.updated_at,
-        attention=attention,
+        attention=attention(panel, detailed=False),
     )
 
 
