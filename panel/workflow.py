@@ -216,9 +216,7 @@ async def regenerate_review(
     """Ask one reviewer again (optionally on another model), keeping the others."""
     panel = ctx.store.get_panel(slug)
     expected = panel.revision if expected_revision is None else expected_revision
-    if panel.review(persona_id) is None and persona_id not in {p.id for p in load_personas()}:
-        raise UsageError(f"unknown persona {persona_id!r}")
-    persona = select(load_personas(), [persona_id])[0]
+    persona = select(load_personas(), [persona_id])[0]  # an unknown id names the choices
     # The editor asked for a new answer: never serve this one from the response cache.
     fresh = await review_persona(replace(ctx, use_cache=False), persona, panel.launch)
     reviews = [fresh if r.persona_id == persona_id else r for r in panel.reviews]
