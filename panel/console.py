@@ -1,4 +1,8 @@
-"""Terminal views: scorecards, lists, logs (rich)."""
+"""Terminal views: scorecards, lists, logs (rich).
+
+Launch, model and editor text reaches the terminal only through ``plain``: a rich Text
+(never read as markup) with control characters made visible.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,15 @@ from rich.text import Text
 
 from panel.costs import CostRow
 from panel.records import Comparison, Review, ToolPanel, Verdict, Votes, now, percent
+from panel.safe_text import inert
 from panel.workflow import attention
 
 VERDICT_STYLE = {Verdict.SHIP: "bold green", Verdict.SKIP: "bold red"}
+
+
+def plain(value: object, style: str = "", *, multiline: bool = False) -> Text:
+    """Untrusted text for a view: no markup, control characters shown inert."""
+    return Text(inert(value, multiline=multiline), style=style)
 
 
 def verdict_text(verdict: Verdict | None) -> Text:
@@ -27,29 +37,31 @@ def scorecard(panel: ToolPanel) -> Table:
     """The reviewer scorecard of one panel."""
     launch = panel.launch
     title = f"{launch.name} — {launch.tagline}" if launch.tagline else launch.name
-    table = Table(title=title, show_lines=True, expand=True)
+    table = Table(title=plain(title), show_lines=True, expand=True)
     table.add_column("Reviewer", style="bold", no_wrap=True, ratio=1)
     table.add_column("Verdict", no_wrap=True)
     table.add_column("Quote", ratio=5)
     for review in panel.reviews:
         if review.failed:
-            body = Text(f"failed: {review.error}", style="yellow")
+            body = plain(f"failed: {review.error}", "yellow", multiline=True)
         else:
             body = Text()
             if review.headline:
-                body.append(review.headline + "\n", style="italic")
-            body.append(review.quote)
+                body.append(inert(review.headline) + "\n", style="italic")
+            body.append(inert(review.quote, multiline=True))
             if review.human_edited:
                 body.append("  (edited)", style="dim")
             for flag in review.flags:
-                body.append(f"\n⚑ {flag}", style="yellow")
-        table.add_row(review.persona_name, verdict_text(review.verdict), body)
+                body.append(f"\n⚑ {inert(flag)}", style="yellow")
+        table.add_row(plain(review.persona_name), verdict_text(review.verdict), body)
     entry = launch.entry or "—"
-    table.caption = (
+    lines = [
         f"{panel.slug} · rev {panel.revision} · {panel.status.value} · "
         f"panel {percent(panel.ship_share)} ship ({panel.split}) · entry {entry} · "
-        f"{diversity_text(panel)}"
-    ) + "".join(f"\n⚑ {flag}" for flag in panel.flags)
+        f"{diversity_text(panel)}",
+        *(f"⚑ {flag}" for flag in panel.flags),
+    ]
+    table.caption = Text("\n".join(inert(line) for line in lines))
     return table
 
 
@@ -60,14 +72,14 @@ def diversity_text(panel: ToolPanel) -> str:
     return f"diversity {panel.diversity:.2f} (most alike pair {panel.max_similarity or 0:.2f})"
 
 
-def panel_summary(panel: ToolPanel) -> str:
+def panel_summary(panel: ToolPanel) -> Text:
     """One line: ship share, split, cost and failures."""
     cost = sum(r.provenance.cost_usd for r in panel.reviews if r.provenance)
     failed = [r.persona_id for r in panel.reviews if r.failed]
     line = f"Panel: {percent(panel.ship_share)} ship ({panel.split}) · cost ${cost:.4f}"
     if failed:
         line += f" · failed: {', '.join(failed)}"
-    return line
+    return plain(line)
 
 
 def panel_list(panels: Iterable[ToolPanel]) -> Table:
@@ -78,8 +90,8 @@ def panel_list(panels: Iterable[ToolPanel]) -> Table:
     for panel in panels:
         failed = sum(1 for r in panel.reviews if r.failed)
         table.add_row(
-            panel.slug,
-            panel.launch.name,
+            plain(panel.slug),
+            plain(panel.launch.name),
             panel.status.value,
             str(panel.revision),
             percent(panel.ship_share),
@@ -96,14 +108,14 @@ def call_log(rows: Iterable[sqlite3.Row]) -> Table:
     for column in ("#", "When", "Model", "Panel/persona", "Try", "Tokens", "Cost", "ms", "Result"):
         table.add_column(column)
     for row in rows:
-        result = Text(row["error"][:80], style="red") if row["error"] else Text("ok", "green")
+        result = plain(row["error"][:80], "red") if row["error"] else Text("ok", "green")
         if row["cached"]:
             result = Text("cached", style="cyan")
         table.add_row(
             str(row["id"]),
-            row["at"][:19],
-            row["model"],
-            f"{row['panel_slug'] or '-'}/{row['persona_id'] or '-'}",
+            plain(row["at"][:19]),
+            plain(row["model"]),
+            plain(f"{row['panel_slug'] or '-'}/{row['persona_id'] or '-'}"),
             str(row["attempt"]),
             f"{row['input_tokens']}→{row['output_tokens']}",
             f"${row['cost_usd']:.4f}",
@@ -115,9 +127,10 @@ def call_log(rows: Iterable[sqlite3.Row]) -> Table:
 
 def make_console(stderr: bool = False) -> Console:
     """A console that wraps to the terminal, or 120 columns when piped."""
-    console = Console(stderr=stderr, highlight=False)
+    # No markup or emoji codes: a string that slips past ``plain`` still prints as is.
+    console = Console(stderr=stderr, highlight=False, markup=False, emoji=False)
     if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, width=120)
+        console = Console(stderr=stderr, highlight=False, markup=False, emoji=False, width=120)
     return console
 
 
@@ -132,10 +145,10 @@ def review_queue(records: Iterable[ToolPanel | Comparison]) -> Table:
         age_text = f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h"
         if isinstance(record, ToolPanel):
             notes = attention(record, detailed=True)
-            attention_text = Text("\n".join(notes), style="yellow") if notes else Text("")
+            attention_text = plain("\n".join(inert(n) for n in notes), "yellow", multiline=True)
             table.add_row(
                 "panel",
-                record.slug,
+                plain(record.slug),
                 str(record.revision),
                 age_text,
                 f"{percent(record.ship_share)} ({record.split})",
@@ -144,10 +157,10 @@ def review_queue(records: Iterable[ToolPanel | Comparison]) -> Table:
         else:
             table.add_row(
                 "comparison",
-                record.slug,
+                plain(record.slug),
                 str(record.revision),
                 age_text,
-                f"{record.a_slug} vs {record.b_slug}",
+                plain(f"{record.a_slug} vs {record.b_slug}"),
                 Text(""),
             )
     return table
@@ -162,12 +175,12 @@ def history(entries: Iterable[dict[str, object]]) -> Table:
         detail = Text()
         for line in str(entry["detail"]).splitlines():
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
-            detail.append(line + "\n", style=style)
+            detail.append(inert(line) + "\n", style=style)
         table.add_row(
-            str(entry["revision"]),
-            str(entry["at"])[:19],
-            str(entry["editor"]),
-            str(entry["action"]),
+            plain(entry["revision"]),
+            plain(str(entry["at"])[:19]),
+            plain(entry["editor"]),
+            plain(entry["action"]),
             detail,
         )
     return table
@@ -181,7 +194,7 @@ def cost_table(by: str, rows: Iterable[CostRow]) -> Table:
     total = [0, 0, 0, 0, 0, 0.0]
     for row in rows:
         values = [row.calls, row.cached, row.errors, row.input_tokens, row.output_tokens]
-        table.add_row(row.key, *(f"{v:,}" for v in values), f"${row.cost_usd:.4f}")
+        table.add_row(plain(row.key), *(f"{v:,}" for v in values), f"${row.cost_usd:.4f}")
         total = [t + v for t, v in zip(total, [*values, row.cost_usd], strict=True)]
     table.add_row("total", *(f"{int(v):,}" for v in total[:5]), f"${total[5]:.4f}", style="bold")
     return table
@@ -189,10 +202,11 @@ def cost_table(by: str, rows: Iterable[CostRow]) -> Table:
 
 def comparison_table(a: ToolPanel, b: ToolPanel, votes: Mapping[str, Votes]) -> Table:
     """Two scorecards side by side: the tools' facts, then each reviewer's call on each."""
-    table = Table(title=f"{a.launch.name} vs {b.launch.name}", show_lines=True, expand=True)
+    title = plain(f"{a.launch.name} vs {b.launch.name}")
+    table = Table(title=title, show_lines=True, expand=True)
     table.add_column("", style="bold", min_width=12, ratio=1)
     for panel in (a, b):
-        table.add_column(panel.launch.name, ratio=4)
+        table.add_column(plain(panel.launch.name), ratio=4)
     facts: list[tuple[str, Callable[[ToolPanel], str]]] = [
         ("Category", lambda p: p.launch.category or "—"),
         ("Tagline", lambda p: p.launch.tagline or "—"),
@@ -201,12 +215,12 @@ def comparison_table(a: ToolPanel, b: ToolPanel, votes: Mapping[str, Votes]) -> 
         ("Entry", lambda p: p.launch.entry or "—"),
     ]
     for label, fact in facts:
-        table.add_row(label, fact(a), fact(b))
+        table.add_row(label, plain(fact(a)), plain(fact(b)))
     names: dict[str, str] = {}
     for review in a.reviews + b.reviews:
         names.setdefault(review.persona_id, review.persona_name)
     for persona_id, name in names.items():
-        table.add_row(name, *(_take(p.review(persona_id)) for p in (a, b)))
+        table.add_row(plain(name), *(_take(p.review(persona_id)) for p in (a, b)))
     return table
 
 
@@ -221,9 +235,9 @@ def _take(review: Review | None) -> Text:
         return Text("not reviewed", style="dim")
     text = verdict_text(review.verdict)
     if review.failed:
-        text.append(f"\nfailed: {review.error}", style="yellow")
+        text.append(f"\nfailed: {inert(review.error, multiline=True)}", style="yellow")
         return text
     if review.headline:
-        text.append("\n" + review.headline, style="italic")
-    text.append("\n" + review.quote)
+        text.append("\n" + inert(review.headline), style="italic")
+    text.append("\n" + inert(review.quote, multiline=True))
     return text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from panel.errors import UsageError
-from panel.files import load_data
+from panel.files import MAX_FILE_BYTES, load_data, parse_json
 from panel.records import Launch
 
 LAUNCH_SUFFIXES = {".yaml", ".yml", ".json"}
@@ -90,19 +89,24 @@ def _iter_jsonl(path: Path) -> Iterator[QueueItem]:
     except OSError as exc:
         raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
     with handle:
-        for number, raw in enumerate(handle, start=1):
+        for number, raw in enumerate(iter(lambda: handle.readline(MAX_FILE_BYTES + 1), b""), 1):
             source = f"{path} line {number}"
+            if len(raw) > MAX_FILE_BYTES:
+                while not raw.endswith(b"\n") and (raw := handle.readline(MAX_FILE_BYTES)):
+                    pass
+                yield QueueItem(source, None, f"{source}: longer than {MAX_FILE_BYTES:,} bytes")
+                continue
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError:
                 yield QueueItem(source, None, f"{source}: not UTF-8 text")
                 continue
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield QueueItem(source, None, f"{source}: invalid JSON ({exc.msg})")
+                data = parse_json(line, source)
+            except UsageError as exc:
+                yield QueueItem(source, None, str(exc))
                 continue
             if isinstance(data, dict) and "launch" in data and "name" not in data:
                 data = data["launch"]

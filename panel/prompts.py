@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -16,12 +18,57 @@ from panel.paths import prompts_dir
 from panel.records import Launch, Persona
 
 TEMPLATES = ("system.j2", "review.j2", "reask.j2", "beats.j2")
-_MARKER = re.compile(r"<\s*(/?)\s*untrusted-launch\s*>", re.IGNORECASE)
+
+# What a model could read as the block marker: the two words, in any case, width or
+# script look-alike, with hidden characters, spaces, dashes or underscores between them,
+# and with the brackets, slash and attributes around them when present.
+_HIDDEN = {"Cf", "Mn", "Me"}  # zero-width and bidi characters, soft hyphens, combining marks
+# Letters of the two words as other scripts draw them, which NFKC leaves alone: Cyrillic,
+# Greek, Armenian and Latin look-alikes, and i, 1 and | for l.
+_LOOKALIKES = str.maketrans(
+    "\u0430\u0441\u0435\u04bb\u0501\u04cf\u043f\u0433\u0455\u0442"
+    "\u03b1\u03f2\u03b9\u03b7\u03c4\u03c5\u03bc\u0578\u057d\u0251\u01c0\u0269i1|",
+    "acehdlnrstaclntuunualllll",
+)
+_OPEN = (
+    r"(?:<|&lt;?|&#0*60;?|&#x0*3c;?|[\u2039\u00ab\u3008\u27e8\u27ea\u300a\u276e\u276c\u02c2\u1438])"
+)
+_CLOSE = (
+    r"(?:>|&gt;?|&#0*62;?|&#x0*3e;?|[\u203a\u00bb\u3009\u27e9\u27eb\u300b\u276f\u276d\u02c3\u1433])"
+)
+_SPACED = r"[^a-z0-9]?".join
+_MARKER = re.compile(
+    rf"(?:{_OPEN}[^a-z0-9]{{0,6}})?(?<![a-z0-9]){_SPACED('untrusted')}[^a-z0-9]{{0,6}}"
+    rf"{_SPACED('launch')}(?:[^<>\n]{{0,60}}?{_CLOSE})?"
+)
+_REMOVED = "[block marker removed]"
+
+
+def _skeleton(text: str) -> tuple[str, Sequence[int]]:
+    """``text`` as the model would read it, for matching, and each character's origin."""
+    if text.isascii():
+        return text.lower().translate(_LOOKALIKES), range(len(text))
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        for folded in unicodedata.normalize("NFKC", char).casefold():
+            if unicodedata.category(folded) not in _HIDDEN:
+                chars.append(folded.translate(_LOOKALIKES))
+                origin.append(index)
+    return "".join(chars), origin
 
 
 def untrusted(value: object) -> str:
-    """Launch text with the block markers defused, so it cannot close its block."""
-    return _MARKER.sub(lambda m: f"\u2039{m.group(1)}untrusted-launch\u203a", str(value))
+    """Launch text with anything a model could read as a block marker removed."""
+    text = str(value)
+    skeleton, origin = _skeleton(text)
+    pieces: list[str] = []
+    end = 0
+    for match in _MARKER.finditer(skeleton):
+        start = origin[match.start()]
+        pieces += [text[end:start], _REMOVED]
+        end = origin[match.end() - 1] + 1
+    return "".join(pieces) + text[end:]
 
 
 @dataclass(frozen=True)
