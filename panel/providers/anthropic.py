@@ -14,13 +14,21 @@ import logging
 import os
 import re
 from collections.abc import Awaitable
+from types import NoneType
 from typing import TYPE_CHECKING, ClassVar, Literal, TypeVar
 
 import anthropic
 import httpx2
 import pydantic
 from anthropic import AsyncAnthropic
-from anthropic.types import Message, MessageParam, TextBlock, ToolUseBlock
+from anthropic.types import (
+    Message,
+    MessageParam,
+    RefusalStopDetails,
+    TextBlock,
+    ToolUseBlock,
+    Usage,
+)
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 
 from panel.providers.base import (
@@ -34,6 +42,14 @@ from panel.providers.base import (
     parse_retry_after,
     retryable_status,
 )
+from panel.providers.replies import (
+    Fields,
+    http_client,
+    not_an_object,
+    received,
+    unexpected,
+    wrong_fields,
+)
 
 if TYPE_CHECKING:
     from panel.providers.anthropic_batch import AnthropicBatches
@@ -42,6 +58,10 @@ Structured = Literal["auto", "output_format", "tool"]
 NO_KEY = "ANTHROPIC_API_KEY is not set; export it or pass --model local:smollm2"
 TRUNCATED = frozenset({"max_tokens", "model_context_window_exceeded"})
 _FORMAT_REJECTED = re.compile(r"output_config|output.format|structured.output", re.IGNORECASE)
+RETRYABLE_TYPES = frozenset(
+    {"api_error", "overloaded_error", "rate_limit_error", "timeout_error", "gateway_timeout_error"}
+)
+"""Error types worth another try (in an error status, a 200 error object, a batch result)."""
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -59,10 +79,13 @@ class AnthropicProvider(Provider):
         base_url: str | None = None,
         timeout: float = 60.0,
         structured: Structured = "auto",
+        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self._api_key = api_key or os.environ.get("ANTHROPIC_API_KEY") or None
         self._base_url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or None
         self._timeout = timeout
+        self._transport = transport
+        """An httpx2 transport instead of the network (tests answer through one)."""
         self.structured: Structured = structured
         self._sdk: LoopBound[AsyncAnthropic] = LoopBound(self._make_client)
 
@@ -84,7 +107,9 @@ class AnthropicProvider(Provider):
             max_retries=0,
             # A plain client: the SDK's default one schedules aclose() from __del__ on
             # whatever loop runs then, which fails for a client of a finished loop.
-            http_client=anthropic.DefaultAsyncHttpxClient(timeout=self._timeout),
+            http_client=http_client(
+                anthropic.DefaultAsyncHttpxClient, self._timeout, self._transport
+            ),
         )
 
     def _client(self) -> AsyncAnthropic:
@@ -103,7 +128,7 @@ class AnthropicProvider(Provider):
         key = (self.base_url, model)
         tool = self.uses_tool(model)
         try:
-            message = await self._send(client, model, request, tool=tool)
+            return await self._send(client, model, request, tool=tool)
         except ProviderError as exc:
             if tool or self.structured != "auto" or not _format_rejected(exc):
                 raise
@@ -115,14 +140,20 @@ class AnthropicProvider(Provider):
                 model,
                 exc.status,
             )
-            message = await self._send(client, model, request, tool=True)
-        return _to_response(message, request)
+            return await self._send(client, model, request, tool=True)
 
     async def _send(
         self, client: AsyncAnthropic, model: str, request: ModelRequest, *, tool: bool
-    ) -> Message:
+    ) -> ModelResponse:
         params = message_params(model, request, tool=tool)
-        return await self._call(client.messages.create(**params), model)
+        answer = await self._call(client.messages.with_raw_response.create(**params), model)
+        body = body_text(answer.http_response)
+        try:
+            message = await self._call(answer.parse(), model)
+        except ProviderError as exc:
+            exc.raw = body  # the body as it came, not as the parser decoded it
+            raise
+        return _to_response(message, request, body)
 
     def uses_tool(self, model: str) -> bool:
         """Whether ``model`` gets a forced tool call (configured, or learned by fallback)."""
@@ -146,15 +177,17 @@ class AnthropicProvider(Provider):
         except anthropic.APIConnectionError as exc:
             cause = f"{type(exc.__cause__).__name__}: {exc.__cause__}" if exc.__cause__ else exc
             message = f"connection to the Anthropic API at {self.base_url} failed ({cause})"
-            raise ProviderError(message, retryable=True) from exc
+            raise ProviderError(message, retryable=True, raw=received(exc)) from exc
         except (
             anthropic.APIResponseValidationError,
             httpx2.HTTPError,
             json.JSONDecodeError,
+            UnicodeDecodeError,
             pydantic.ValidationError,
+            RecursionError,  # JSON nested too deep to parse
         ) as exc:
             message = f"unreadable response from the Anthropic API ({type(exc).__name__}: {exc})"
-            raise ProviderError(message, retryable=True) from exc
+            raise ProviderError(message, retryable=True, raw=received(exc)) from exc
 
 
 def message_params(
@@ -202,13 +235,69 @@ def _format_rejected(exc: ProviderError) -> bool:
 
 def _answer_text(message: Message, schema_name: str) -> str:
     """The structured answer: the forced tool's input as JSON, else the text blocks."""
+    # Checked by type too: the SDK builds a block of an unknown type as its first variant.
     for block in message.content:
-        if isinstance(block, ToolUseBlock) and block.name == schema_name:
+        if (
+            isinstance(block, ToolUseBlock)
+            and block.type == "tool_use"
+            and block.name == schema_name
+        ):
             return json.dumps(block.input)
-    return "".join(block.text for block in message.content if isinstance(block, TextBlock))
+    texts = (b.text for b in message.content if isinstance(b, TextBlock) and b.type == "text")
+    return "".join(texts)
 
 
-def _to_response(message: Message, request: ModelRequest) -> ModelResponse:
+def checked_message(message: object, body: str | None = None) -> Message:
+    """``message`` if it has every field we read, with the right type; else a ProviderError.
+
+    The SDK builds its models without validation, so a proxy's page or an error object
+    sent with status 200 arrives as a str or a Message whose fields are None.
+    """
+    problem = _shape_problem(message)
+    if problem is None and isinstance(message, Message):
+        return message
+    raise unexpected(message, problem or "", body, "the Anthropic API", RETRYABLE_TYPES)
+
+
+_MESSAGE_FIELDS: Fields = {"content": (list,), "usage": (Usage,), "stop_reason": (str, NoneType)}
+_USAGE_FIELDS: Fields = {
+    "input_tokens": (int,),
+    "output_tokens": (int,),
+    "cache_read_input_tokens": (int, NoneType),
+    "cache_creation_input_tokens": (int, NoneType),
+}
+_BLOCK_FIELDS: dict[str, Fields] = {
+    "text": {"text": (str,)},
+    "tool_use": {"name": (str,), "input": (dict,)},
+}
+_REFUSAL_FIELDS: Fields = {"stop_details": (RefusalStopDetails, NoneType)}
+
+
+def _shape_problem(message: object) -> str | None:
+    """What is wrong with an answer, as far as the fields ``_to_response`` reads go."""
+    if not isinstance(message, Message):
+        return not_an_object(message)
+    if problem := wrong_fields(message, "", _MESSAGE_FIELDS):
+        return problem
+    if problem := wrong_fields(message.usage, "usage.", _USAGE_FIELDS):
+        return problem
+    for index, block in enumerate(message.content):
+        kind = getattr(block, "type", None)
+        fields = _BLOCK_FIELDS.get(kind) if isinstance(kind, str) else None
+        if fields and (problem := wrong_fields(block, f"content[{index}].", fields)):
+            return problem
+    if message.stop_reason == "refusal":
+        if problem := wrong_fields(message, "", _REFUSAL_FIELDS):
+            return problem
+        details = message.stop_details
+        explanation: Fields = {"explanation": (str, NoneType)}
+        return wrong_fields(details, "stop_details.", explanation) if details else None
+    return None
+
+
+def _to_response(message: object, request: ModelRequest, body: str | None = None) -> ModelResponse:
+    """Read an answer (checked first; ``body`` is its text): the response, or an AnswerError."""
+    message = checked_message(message, body)
     usage = message.usage
     response = ModelResponse(
         text=_answer_text(message, request.schema_name),
@@ -217,7 +306,7 @@ def _to_response(message: Message, request: ModelRequest) -> ModelResponse:
         cache_read_tokens=usage.cache_read_input_tokens or 0,
         cache_write_tokens=usage.cache_creation_input_tokens or 0,
         stop_reason=message.stop_reason,
-        raw=message.model_dump(mode="json"),
+        raw=message.model_dump(mode="json", warnings=False),
     )
     if message.stop_reason == "refusal":
         details = message.stop_details

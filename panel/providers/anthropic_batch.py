@@ -13,14 +13,16 @@ from anthropic import AsyncAnthropic
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 from anthropic.types.messages.batch_create_params import Request
 
-from panel.providers.anthropic import AnthropicProvider, _to_response, message_params
+from panel.providers.anthropic import (
+    RETRYABLE_TYPES,
+    AnthropicProvider,
+    _to_response,
+    message_params,
+)
 from panel.providers.base import AnswerError, ModelRequest, ProviderError
 from panel.providers.batching import BatchItem, BatchState
 
 T = TypeVar("T")
-RETRYABLE_TYPES = frozenset(
-    {"api_error", "overloaded_error", "rate_limit_error", "timeout_error", "gateway_timeout_error"}
-)
 
 
 class AnthropicBatches:
@@ -92,6 +94,8 @@ def _item(line: MessageBatchIndividualResponse, request: ModelRequest | None) ->
             return BatchItem(cid, "succeeded", response=_to_response(result.message, request))
         except AnswerError as exc:
             return BatchItem(cid, "succeeded", error=exc)
+        except ProviderError as exc:  # an answer of the wrong shape
+            return BatchItem(cid, "errored", error=exc)
     if result.type == "errored":
         detail = result.error.error
         message = f"the batch request failed ({detail.type}): {detail.message}"

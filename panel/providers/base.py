@@ -55,6 +55,12 @@ class ModelResponse:
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 529})
 """HTTP statuses worth another try, besides every 5xx."""
+RATE_LIMIT_STATUS = frozenset({429, 529})
+"""Statuses that mean "slow down" (429, Anthropic's 529 overloaded)."""
+RATE_LIMIT_TYPES = frozenset(
+    {"rate_limit_error", "overloaded_error", "rate_limit_exceeded", "requests", "tokens"}
+)
+"""Error-object types (Anthropic's, OpenAI's) that mean "slow down", whatever the status."""
 
 
 def retryable_status(status: int) -> bool:
@@ -83,6 +89,7 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         status: int | None = None,
         raw: str | None = None,
+        rate_limited: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -90,6 +97,10 @@ class ProviderError(Exception):
         self.retry_after = retry_after
         self.status = status
         self.raw = raw
+        self.rate_limited = (
+            retryable and status in RATE_LIMIT_STATUS if rate_limited is None else rate_limited
+        )
+        """The provider said "later" (a 429, 529, or such an error object in a 200)."""
 
 
 class AnswerError(Exception):

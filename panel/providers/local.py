@@ -13,6 +13,8 @@ import json
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,31 @@ def _tighten(schema: dict[str, Any]) -> dict[str, Any]:
     return {**schema, "properties": properties}
 
 
+@contextmanager
+def plain_cpu_buffers() -> Iterator[None]:
+    """Load models inside the block without llama.cpp's "extra" CPU buffer types.
+
+    Those repack weights for special kernels; on CPUs with Intel AMX (e.g. Sapphire
+    Rapids), a native build of llama-cpp-python 0.3.36 routes matrix products to its AMX
+    kernel, which segfaults on the first decode. ``Llama`` does not expose the
+    ``use_extra_bufts`` model parameter, so its defaults are adjusted while it loads.
+    """
+    # The ctypes bindings module, which ``Llama`` reads its default model parameters from.
+    bindings: Any = importlib.import_module("llama_cpp.llama_cpp")
+    default = bindings.llama_model_default_params
+
+    def params() -> Any:
+        chosen = default()
+        chosen.use_extra_bufts = False
+        return chosen
+
+    bindings.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        bindings.llama_model_default_params = default
+
+
 class LocalProvider(Provider):
     """In-process llama.cpp; the model is loaded once per process and used under a lock."""
 
@@ -85,13 +112,14 @@ class LocalProvider(Provider):
         if self._llama is None:
             from llama_cpp import Llama
 
-            self._llama = Llama(
-                model_path=str(gguf_path()),
-                n_ctx=self._n_ctx,
-                n_threads=self._threads,
-                seed=self._seed,
-                verbose=False,
-            )
+            with plain_cpu_buffers():
+                self._llama = Llama(
+                    model_path=str(gguf_path()),
+                    n_ctx=self._n_ctx,
+                    n_threads=self._threads,
+                    seed=self._seed,
+                    verbose=False,
+                )
         return self._llama
 
     async def generate(self, model: str, request: ModelRequest) -> ModelResponse:

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, ClassVar, Literal, NamedTuple, TypeVar, cast
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeVar, cast
 
 import httpx2
 import openai
@@ -23,12 +23,10 @@ from openai.types.chat.completion_create_params import (
     CompletionCreateParamsNonStreaming,
     ResponseFormat,
 )
-from openai.types.completion_usage import CompletionUsage
-from openai.types.responses import EasyInputMessageParam, Response, ResponseOutputMessage
+from openai.types.responses import EasyInputMessageParam
 from openai.types.responses.response_create_params import ResponseCreateParamsNonStreaming
 
 from panel.providers.base import (
-    AnswerError,
     LoopBound,
     ModelRequest,
     ModelResponse,
@@ -38,6 +36,8 @@ from panel.providers.base import (
     parse_retry_after,
     retryable_status,
 )
+from panel.providers.openai_answers import read_chat, read_responses
+from panel.providers.replies import http_client, received
 
 if TYPE_CHECKING:
     from panel.providers.openai_batch import OpenAIBatches
@@ -51,6 +51,18 @@ REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
 _UNSUPPORTED_HINTS = ("json_object", "support", "literal_error", "input should be", "unrecogni")
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class RawAnswer(Protocol[T_co]):
+    """What ``with_raw_response`` gives: the HTTP response, and the SDK's parse of it."""
+
+    @property
+    def http_response(self) -> httpx2.Response:
+        """The HTTP response, its body read."""
+
+    def parse(self) -> T_co:
+        """The body as the SDK's model (built without validation)."""
 
 
 class OpenAIProvider(Provider):
@@ -69,6 +81,7 @@ class OpenAIProvider(Provider):
         timeout: float = 60.0,
         mode: Mode = "auto",
         api: Api = "chat",
+        transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self._base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         key = api_key or os.environ.get("OPENAI_API_KEY") or None
@@ -77,6 +90,8 @@ class OpenAIProvider(Provider):
         self._timeout = timeout
         self.mode: Mode = mode
         self.api: Api = api
+        self._transport = transport
+        """An httpx2 transport instead of the network (tests answer through one)."""
         self._sdk: LoopBound[AsyncOpenAI] = LoopBound(self._make_client)
 
     @classmethod
@@ -91,6 +106,11 @@ class OpenAIProvider(Provider):
         return (self._base_url or OPENAI_URL).rstrip("/")
 
     @property
+    def _source(self) -> str:
+        """Who answered, for messages: the OpenAI API, or a compatible server's URL."""
+        return "the OpenAI API" if self.base_url == OPENAI_URL else self.base_url
+
+    @property
     def _compatible(self) -> bool:
         """Whether this is a third-party server, where format fallbacks are allowed."""
         return self._base_url is not None and self.base_url != OPENAI_URL
@@ -103,7 +123,7 @@ class OpenAIProvider(Provider):
             max_retries=0,
             # A plain client: the SDK's default one schedules aclose() from __del__ on
             # whatever loop runs then, which fails for a client of a finished loop.
-            http_client=openai.DefaultAsyncHttpxClient(timeout=self._timeout),
+            http_client=http_client(openai.DefaultAsyncHttpxClient, self._timeout, self._transport),
         )
 
     def _client(self) -> AsyncOpenAI:
@@ -135,7 +155,7 @@ class OpenAIProvider(Provider):
     async def _chat(self, client: AsyncOpenAI, model: str, request: ModelRequest) -> ModelResponse:
         json_object = self.uses_json_object()
         try:
-            completion = await self._chat_call(client, model, request, json_object=json_object)
+            answer = await self._chat_call(client, model, request, json_object=json_object)
         except ProviderError as exc:
             # OpenAI itself knows json_schema: its 400s are about the schema, not the format.
             if json_object or not self._compatible or not _rejects_json_schema(exc):
@@ -155,22 +175,40 @@ class OpenAIProvider(Provider):
                 self.base_url,
                 exc.status,
             )
-            completion = await self._chat_call(client, model, request, json_object=True)
-        return _from_chat(completion, request)
+            answer = await self._chat_call(client, model, request, json_object=True)
+        completion, body = answer
+        return read_chat(completion, request, body, self._source)
 
     async def _chat_call(
         self, client: AsyncOpenAI, model: str, request: ModelRequest, *, json_object: bool
-    ) -> ChatCompletion:
+    ) -> tuple[ChatCompletion, str | None]:
         params = chat_params(model, request, json_object=json_object, compatible=self._compatible)
-        completion = client.chat.completions.create(**params)
-        return await self._call(completion, model, "/chat/completions")
+        call = client.chat.completions.with_raw_response.create(**params)
+        return await self._parsed(call, model, "/chat/completions")
 
     async def _responses(
         self, client: AsyncOpenAI, model: str, request: ModelRequest
     ) -> ModelResponse:
         params = responses_params(model, request)
-        response = await self._call(client.responses.create(**params), model, "/responses")
-        return _from_responses(response, request)
+        call = client.responses.with_raw_response.create(**params)
+        result, body = await self._parsed(call, model, "/responses")
+        return read_responses(result, request, body, self._source)
+
+    async def _parsed(
+        self, call: Awaitable[RawAnswer[T]], model: str, path: str
+    ) -> tuple[T, str | None]:
+        """An SDK call's parsed answer and its body text (kept as raw when it is unusable)."""
+        answer = await self._call(call, model, path)
+
+        async def parse() -> T:
+            return answer.parse()
+
+        body = body_text(answer.http_response)
+        try:
+            return await self._call(parse(), model, path), body
+        except ProviderError as exc:
+            exc.raw = body  # the body as it came, not as the parser decoded it
+            raise
 
     def uses_responses(self) -> bool:
         """Whether requests go to the Responses API (configured, and the server has one)."""
@@ -199,15 +237,17 @@ class OpenAIProvider(Provider):
         except openai.APIConnectionError as exc:
             cause = f"{type(exc.__cause__).__name__}: {exc.__cause__}" if exc.__cause__ else exc
             message = f"connection to {self.base_url} failed ({cause})"
-            raise ProviderError(message, retryable=True) from exc
+            raise ProviderError(message, retryable=True, raw=received(exc)) from exc
         except (
             openai.APIResponseValidationError,
             httpx2.HTTPError,
             json.JSONDecodeError,
+            UnicodeDecodeError,
             pydantic.ValidationError,
+            RecursionError,  # JSON nested too deep to parse
         ) as exc:
             message = f"unreadable response from {self.base_url} ({type(exc).__name__}: {exc})"
-            raise ProviderError(message, retryable=True) from exc
+            raise ProviderError(message, retryable=True, raw=received(exc)) from exc
 
 
 def _temperature(model: str, request: ModelRequest) -> float | None:
@@ -304,86 +344,6 @@ def _not_an_api_error(raw: str | None) -> bool:
     return not (isinstance(body, dict) and isinstance(body.get("error"), dict))
 
 
-class _Usage(NamedTuple):
-    """Token counts; ``input`` excludes cache reads and writes, as Anthropic counts them."""
-
-    input: int = 0
-    output: int = 0
-    cache_read: int = 0
-    cache_write: int = 0
-
-    @classmethod
-    def of(cls, prompt: int, completion: int, cached: int | None, written: int | None) -> _Usage:
-        """From OpenAI counts, where the prompt count includes cached tokens."""
-        read, write = cached or 0, written or 0
-        return cls(max(0, prompt - read - write), completion, read, write)
-
-
-def _chat_usage(usage: CompletionUsage | None) -> _Usage:
-    if usage is None:
-        return _Usage()
-    details = usage.prompt_tokens_details
-    cached = details.cached_tokens if details else 0
-    written = details.cache_write_tokens if details else 0
-    return _Usage.of(usage.prompt_tokens, usage.completion_tokens, cached, written)
-
-
-def _from_chat(completion: ChatCompletion, request: ModelRequest) -> ModelResponse:
-    raw = completion.model_dump(mode="json")
-    if not completion.choices:
-        text = json.dumps(raw)[:300]
-        raise ProviderError(f"the answer has no choices: {text}", retryable=True, raw=text)
-    choice = completion.choices[0]
-    message = choice.message
-    usage = _chat_usage(completion.usage)
-    response = ModelResponse(
-        text=message.content or "",
-        input_tokens=usage.input,
-        output_tokens=usage.output,
-        cache_read_tokens=usage.cache_read,
-        cache_write_tokens=usage.cache_write,
-        stop_reason=choice.finish_reason,
-        raw=raw,
-    )
-    if message.refusal:
-        raise AnswerError(f"the model refused to answer: {message.refusal}", response)
-    if choice.finish_reason == "content_filter":
-        raise AnswerError("the answer was withheld by the content filter", response)
-    if choice.finish_reason == "length":
-        limit = request.max_tokens
-        raise AnswerError(f"the answer was cut off (length, max_tokens={limit})", response)
-    return response
-
-
-def _from_responses(result: Response, request: ModelRequest) -> ModelResponse:
-    usage, counts = result.usage, _Usage()
-    if usage is not None:
-        details = usage.input_tokens_details
-        cached, written = details.cached_tokens, details.cache_write_tokens
-        counts = _Usage.of(usage.input_tokens, usage.output_tokens, cached, written)
-    reason = result.incomplete_details.reason if result.incomplete_details else None
-    response = ModelResponse(
-        text=result.output_text,
-        input_tokens=counts.input,
-        output_tokens=counts.output,
-        cache_read_tokens=counts.cache_read,
-        cache_write_tokens=counts.cache_write,
-        stop_reason=reason or result.status,
-        raw=result.model_dump(mode="json"),
-    )
-    for item in result.output:
-        if isinstance(item, ResponseOutputMessage):
-            for part in item.content:
-                if part.type == "refusal":
-                    raise AnswerError(f"the model refused to answer: {part.refusal}", response)
-    if reason == "content_filter":
-        raise AnswerError("the answer was withheld by the content filter", response)
-    if result.status == "incomplete":
-        limit = request.max_tokens
-        raise AnswerError(f"the answer was cut off ({reason}, max_tokens={limit})", response)
-    return response
-
-
 def _status_error(
     exc: openai.APIStatusError, model: str, base_url: str, path: str
 ) -> ProviderError:
@@ -400,6 +360,12 @@ def _status_error(
         message = f"no {path} endpoint at {base_url}: check OPENAI_BASE_URL (status 404)"
     elif status == 404:
         message = f"model {model!r} not found{where}: check --model (status 404: {detail})"
+    elif exc.code == "insufficient_quota":
+        # A 429 that no wait cures: the account's quota or credit is used up.
+        message = (
+            f"the OpenAI account{where} is out of quota (status {status}, insufficient_quota): "
+            f"add credit or use another OPENAI_API_KEY ({detail})"
+        )
     elif retryable_status(status):
         kind = body.get("type") if isinstance(body, Mapping) else None
         message = f"OpenAI API{where} failed (status {status}, {kind or 'error'}): {detail}"
@@ -407,7 +373,7 @@ def _status_error(
         message = f"the OpenAI API{where} rejected the request (status {status}): {detail}"
     return ProviderError(
         message,
-        retryable=retryable_status(status),
+        retryable=retryable_status(status) and exc.code != "insufficient_quota",
         retry_after=parse_retry_after(exc.response.headers),
         status=status,
         raw=raw,

@@ -1,7 +1,7 @@
 """The OpenAI Batch API: a JSONL file of requests, half price, results within 24 hours.
 
 Each line's body is built by :func:`panel.providers.openai.chat_params` (or
-``responses_params``) and each answer read by ``_from_chat`` (``_from_responses``), so
+``responses_params``) and each answer read by ``read_chat`` (``read_responses``), so
 a batch line is exactly the direct call it replaces.
 """
 
@@ -18,13 +18,8 @@ from openai.types.responses import Response
 
 from panel.providers.base import AnswerError, ModelRequest, ProviderError, retryable_status
 from panel.providers.batching import BatchItem, BatchState, Outcome
-from panel.providers.openai import (
-    OpenAIProvider,
-    _from_chat,
-    _from_responses,
-    chat_params,
-    responses_params,
-)
+from panel.providers.openai import OpenAIProvider, chat_params, responses_params
+from panel.providers.openai_answers import read_chat, read_responses
 
 T = TypeVar("T")
 Endpoint = Literal["/v1/responses", "/v1/chat/completions"]
@@ -150,9 +145,9 @@ def _item(line: dict[str, Any], requests: Mapping[str, ModelRequest]) -> BatchIt
         return BatchItem(cid, "errored", error=error)
     try:
         if body.get("object") == "response":
-            answer = _from_responses(Response.model_validate(body), request)
+            answer = read_responses(Response.model_validate(body), request, json.dumps(body))
         else:
-            answer = _from_chat(ChatCompletion.model_validate(body), request)
+            answer = read_chat(ChatCompletion.model_validate(body), request, json.dumps(body))
     except AnswerError as exc:
         return BatchItem(cid, "succeeded", error=exc)
     except pydantic.ValidationError as exc:
