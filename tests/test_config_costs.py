@@ -60,7 +60,7 @@ def test_bad_config_is_one_line(
     monkeypatch.setenv("PANEL_CONFIG", str(config))
     assert main(["draft", str(EXAMPLES / "gpt-5-mini-api.yaml")]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"panel: error: {config}: unknown key 'modle' (allowed: model, personas, providers)"
+        f"panel: error: {config}: unknown key 'modle' (allowed: model, personas, providers, retry)"
     )
     config.write_text("[providers.openai]\nbase_urll = 'http://x'\n")
     assert load_config(config).providers == {"openai": {"base_urll": "http://x"}}
