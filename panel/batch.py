@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from panel.errors import PanelError, UsageError
+from panel.batch_api_store import record_item
+from panel.errors import PanelError, UsageError, outcome_code
 from panel.generate import RunContext, draft_panel
 from panel.launches import iter_queue
 from panel.records import Launch, Persona, ToolPanel, now
 
 MAX_LISTED_ERRORS = 5
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,6 +38,8 @@ class Progress:
     tokens: int = 0
     cost_usd: float = 0.0
     started: float = field(default_factory=time.monotonic)
+    crashed: int = 0
+    """Panels that could not be drafted at all (no new revision): their errors are listed."""
     stopped_for_budget: str | None = None
     errors: list[str] = field(default_factory=list)
 
@@ -45,8 +50,23 @@ class Progress:
 
     @property
     def finished(self) -> int:
-        """Panels no longer waiting (drafted, failed or skipped as already done)."""
-        return self.done + self.failed + self.skipped
+        """Panels no longer waiting (drafted, failed, not drafted, or already done)."""
+        return self.done + self.failed + self.crashed + self.skipped
+
+    def summary_note(self) -> str:
+        """What did not succeed, for the run's record ('' when everything did)."""
+        parts = [f"{self.failed} with failed reviews"] if self.failed else []
+        parts += [f"{self.crashed} not drafted"] if self.crashed else []
+        return ", ".join(parts)
+
+    def not_drafted_note(self) -> str:
+        """'; N not drafted' when some panels could not be drafted ('' otherwise)."""
+        return f"; {self.crashed} not drafted" if self.crashed else ""
+
+    @property
+    def exit_code(self) -> int:
+        """The command's exit code for this outcome (see panel.errors)."""
+        return outcome_code(ok=self.done + self.skipped, bad=self.failed + self.crashed)
 
 
 @dataclass(frozen=True)
@@ -152,15 +172,6 @@ def finish_run(ctx: RunContext, run_id: int, status: str, note: str) -> None:
         )
 
 
-def _record_item(ctx: RunContext, run_id: int, slug: str, status: str, cost: float) -> None:
-    with ctx.store.transaction() as tx:
-        tx.execute(
-            "INSERT OR REPLACE INTO batch_items (run_id, slug, status, cost_usd, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (run_id, slug, status, cost, now().isoformat()),
-        )
-
-
 def panel_cost(panel: ToolPanel) -> float:
     """What a panel's reviews cost."""
     return sum(r.provenance.cost_usd for r in panel.reviews if r.provenance)
@@ -203,6 +214,36 @@ def estimate_panel_cost(ctx: RunContext, personas: list[Persona], launch: Launch
     return total
 
 
+async def draft_item(
+    ctx: RunContext, run_id: int, launch: Launch, personas: list[Persona], progress: Progress
+) -> None:
+    """Draft one launch of a run, counting and recording its outcome; never raises for a
+    panel that could not be drafted (the next run of the queue tries it again)."""
+    try:
+        panel = await draft_panel(ctx, launch, personas)
+    except Exception as exc:
+        # An editor changed the panel meanwhile, or a bug: counted and recorded, so the
+        # summary, the exit code and the next run all see it.
+        message = str(exc) if isinstance(exc, PanelError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, PanelError):
+            log.error("drafting %s failed", launch.slug, exc_info=exc)
+        progress.crashed += 1
+        progress.errors.append(f"{launch.slug}: {message}")
+        record_item(ctx.store, run_id, launch.slug, "error", 0.0, message)
+        return
+    cost = panel_cost(panel)
+    progress.cost_usd += cost
+    progress.tokens += panel_tokens(panel)
+    failed = any(r.failed for r in panel.reviews)
+    if failed:
+        progress.failed += 1
+        names = ", ".join(r.persona_id for r in panel.reviews if r.failed)
+        progress.errors.append(f"{launch.slug}: failed reviews: {names}")
+    else:
+        progress.done += 1
+    record_item(ctx.store, run_id, launch.slug, "failed" if failed else "done", cost)
+
+
 async def run_batch(
     ctx: RunContext,
     path: Path,
@@ -226,26 +267,11 @@ async def run_batch(
 
     async def one(launch: Launch) -> None:
         try:
-            panel = await draft_panel(ctx, launch, personas)
-        except PanelError as exc:  # e.g. an editor changed the panel meanwhile
-            progress.failed += 1
-            progress.errors.append(f"{launch.slug}: {exc}")
-            _record_item(ctx, run_id, launch.slug, "error", 0.0)
-            return
+            await draft_item(ctx, run_id, launch, personas, progress)
         finally:
             progress.in_flight -= 1
             slots.release()
             notify(progress)
-        cost = panel_cost(panel)
-        progress.cost_usd += cost
-        progress.tokens += panel_tokens(panel)
-        failed = any(r.failed for r in panel.reviews)
-        if failed:
-            progress.failed += 1
-        else:
-            progress.done += 1
-        _record_item(ctx, run_id, launch.slug, "failed" if failed else "done", cost)
-        notify(progress)
 
     status = "finished"
     try:
@@ -277,6 +303,8 @@ async def run_batch(
             task.cancel()
         finish_run(ctx, run_id, "interrupted", f"{progress.finished} of {progress.total} finished")
         raise
-    finish_run(ctx, run_id, status, progress.stopped_for_budget or "")
+    if status == "finished" and (progress.failed or progress.crashed):
+        status = "incomplete"  # the next run of the queue drafts these again
+    finish_run(ctx, run_id, status, progress.stopped_for_budget or progress.summary_note())
     notify(progress)
     return progress

@@ -21,16 +21,14 @@ from panel.batch import (
     Progress,
     QueueCheck,
     checked_queue,
+    draft_item,
     estimate_panel_cost,
     finish_run,
-    panel_cost,
-    panel_tokens,
     start_run,
     valid_launches,
 )
 from panel.batch_api_collect import POLL_SECONDS, Collected, Notify, collect, with_retry
-from panel.errors import PanelError
-from panel.generate import RunContext, cache_key, draft_panel, first_review_request, request_json
+from panel.generate import RunContext, cache_key, first_review_request, request_json
 from panel.models import ModelChoice
 from panel.providers.batching import (
     BatchCapable,
@@ -204,20 +202,9 @@ async def draft_ready(
             per_persona={r.persona_id: r.model for r in rows}, fallback=ctx.models.fallback
         )
         async with slots:
-            try:
-                panel = await draft_panel(dataclasses.replace(ctx, models=models), launch, chosen)
-            except PanelError as exc:
-                progress.failed += 1
-                progress.errors.append(f"{launch.slug}: {exc}")
-                db.record_item(ctx.store, run_id, launch.slug, "error", 0.0)
-                return
-        failed = any(r.failed for r in panel.reviews)
-        progress.failed += failed
-        progress.done += not failed
-        cost = panel_cost(panel)
-        progress.cost_usd += cost
-        progress.tokens += panel_tokens(panel)
-        db.record_item(ctx.store, run_id, launch.slug, "failed" if failed else "done", cost)
+            await draft_item(
+                dataclasses.replace(ctx, models=models), run_id, launch, chosen, progress
+            )
 
     ready = []
     for slug, rows in db.run_plan(ctx.store, run_id).items():
@@ -237,6 +224,7 @@ def _add_progress(total: Progress, more: Progress) -> None:
     total.total += more.total
     total.done += more.done
     total.failed += more.failed
+    total.crashed += more.crashed
     total.skipped = more.skipped
     total.cost_usd += more.cost_usd
     total.tokens += more.tokens

@@ -56,7 +56,7 @@ async def with_retry(
         try:
             return await call()
         except ProviderError as exc:
-            again = exc.retryable and (idempotent or exc.status in (429, 529))
+            again = exc.retryable and (idempotent or exc.rate_limited)
             if not again or attempt >= ctx.policy.max_attempts:
                 raise PanelError(exc.message) from exc
             await asyncio.sleep(ctx.policy.delay(exc, attempt)[0])
@@ -147,7 +147,10 @@ def _record(
         try:
             parse_review(item.response.text)
         except ValueError:
-            outcome = "invalid"  # cached anyway: the normal path re-asks with the error
+            # Cached anyway, for one use: the draft validates it again (noting it invalid in
+            # the call log), drops it from the cache and re-asks from it, so the paid answer
+            # is not thrown away.
+            outcome = "invalid"
         call = dataclasses.replace(call, cache_key=row.cache_key)
         ctx.store.log_call(call, cache=item.response)
     else:

@@ -197,13 +197,15 @@ def item_status(store: Store, run_id: int) -> dict[str, str]:
     return {str(slug): str(status) for slug, status in rows}
 
 
-def record_item(store: Store, run_id: int, slug: str, status: str, cost: float) -> None:
-    """Record a drafted launch of a run (as ``panel batch`` does)."""
+def record_item(
+    store: Store, run_id: int, slug: str, status: str, cost: float, error: str | None = None
+) -> None:
+    """Record the outcome of one launch of a run: done, failed (reviews) or error."""
     with store.transaction() as tx:
         tx.execute(
-            "INSERT OR REPLACE INTO batch_items (run_id, slug, status, cost_usd, updated_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (run_id, slug, status, cost, now().isoformat()),
+            "INSERT OR REPLACE INTO batch_items "
+            "(run_id, slug, status, cost_usd, updated_at, error) VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, slug, status, cost, now().isoformat(), error),
         )
 
 

@@ -16,7 +16,7 @@ from panel.compare import compare_tools, split_read
 from panel.config import load_config
 from panel.costs import GROUPINGS, price_table, summarise
 from panel.editors import current_editor
-from panel.errors import PanelError
+from panel.errors import PanelError, outcome_code
 from panel.generate import RunContext, draft_panel
 from panel.launches import load_launch
 from panel.models import ModelChoice, default_model
@@ -26,6 +26,7 @@ from panel.prompts import load_prompts
 from panel.providers import registry
 from panel.publish import publish as publish_site
 from panel.records import Comparison, ToolPanel, Verdict, percent
+from panel.safe_text import inert
 from panel.store import Store, open_store
 from panel.votes import add_vote, get_votes, import_votes
 from panel.workflow import load_record, resolve_kind
@@ -94,33 +95,55 @@ def run_context(env: Env, store: Store, model: str | None) -> RunContext:
             fallback=fallback,
         ),
         editor=env.editor,
+        policy=config.policy,
     )
+
+
+def exit_with(code: int) -> None:
+    """End the command with exit ``code`` (0: just return)."""
+    if code:
+        click.get_current_context().exit(code)
 
 
 @cli.command()
 @click.argument("launch_file", type=click.Path(path_type=Path))
 @click.option("--model", "-m", default=None, help="Model id, e.g. local:smollm2.")
 @click.option("--persona", "-p", "persona_ids", multiple=True, help="Only these personas.")
+@click.option("--fresh", is_flag=True, help="Ask the models again: bypass the response cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored record as JSON.")
 @pass_env
 def draft(
-    env: Env, launch_file: Path, model: str | None, persona_ids: tuple[str, ...], as_json: bool
+    env: Env,
+    launch_file: Path,
+    model: str | None,
+    persona_ids: tuple[str, ...],
+    fresh: bool,
+    as_json: bool,
 ) -> None:
-    """Draft the panel of a launch file (a new revision if it exists)."""
+    """Draft the panel of a launch file (a new revision if it exists).
+
+    Exits 0 when every review is valid, 5 when some reviewers failed, 6 when all did.
+    """
     launch = load_launch(launch_file)
     personas = load_personas()
     chosen = select(personas, persona_ids)
     with env.store() as store:
         ctx = run_context(env, store, model)
+        ctx.use_cache = not fresh
         panel = asyncio.run(draft_panel(ctx, launch, chosen, all_personas=personas))
     if panel.diversity is None and (note := diversity.unavailable()):
         click.echo(f"notice: {note}", err=True)
     if as_json:
         click.echo(panel.model_dump_json(indent=2))
-        return
-    out = views.make_console()
-    out.print(views.scorecard(panel))
-    out.print(views.panel_summary(panel))
+    else:
+        out = views.make_console()
+        out.print(views.scorecard(panel))
+        out.print(views.panel_summary(panel))
+    drafted = [r for r in panel.reviews if r.persona_id in {p.id for p in chosen}]
+    failed = [r for r in drafted if r.failed]
+    for review in failed:
+        click.echo(inert(f"panel: {review.persona_id} failed: {review.error}"), err=True)
+    exit_with(outcome_code(ok=len(drafted) - len(failed), bad=len(failed)))
 
 
 @cli.command()
@@ -149,7 +172,7 @@ def show(env: Env, slug: str, as_json: bool, kind: str | None) -> None:
         out.print(views.panel_summary(record))
     else:
         out.print(views.comparison_table(panels[0], panels[1], votes))
-        out.print(split_read(panels[0], panels[1]))
+        out.print(views.plain(split_read(panels[0], panels[1])))
         out.print(f"{record.slug} · rev {record.revision} · {record.status.value}")
     shown = entries[-HISTORY_SHOWN:]
     out.print(views.history(shown))
@@ -221,7 +244,7 @@ def compare(env: Env, a: str, b: str, model: str | None, as_json: bool) -> None:
         return
     out = views.make_console()
     out.print(views.comparison_table(result.a, result.b, votes))
-    click.echo(split_read(result.a, result.b))
+    click.echo(inert(split_read(result.a, result.b)))
     state = "stored" if result.created else "already stored"
     drafted = f"; drafted {', '.join(result.drafted)}" if result.drafted else ""
     comparison = result.comparison
@@ -268,7 +291,7 @@ def votes_import(env: Env, file: Path) -> None:
         unknown = [v.slug for v in rows if store.find_panel(v.slug) is None]
     click.echo(f"imported votes for {len(rows)} tool{'s' if len(rows) != 1 else ''} from {file}")
     if unknown:
-        click.echo(f"note: no panel yet for {', '.join(unknown)}", err=True)
+        click.echo(inert(f"note: no panel yet for {', '.join(unknown)}"), err=True)
 
 
 @cli.command()
@@ -320,26 +343,29 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, turning PanelErrors into one line and an exit code."""
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, prog_name="panel", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="panel", standalone_mode=False)
     except PanelError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"panel: error: {exc}", err=True)
+        click.echo(f"panel: error: {inert(exc)}", err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("panel: aborted", err=True)
         return 130
     except click.UsageError as exc:
         command = exc.ctx.command_path if exc.ctx else "panel"
-        click.echo(f"panel: error: {exc.format_message()} (see '{command} --help')", err=True)
+        click.echo(
+            inert(f"panel: error: {exc.format_message()} (see '{command} --help')"), err=True
+        )
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"panel: error: {exc.format_message()}", err=True)
+        click.echo(f"panel: error: {inert(exc.format_message())}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("panel: interrupted", err=True)
         return 130
-    return 0
+    # A command ended with exit_with(code) (click returns the code without standalone mode).
+    return code if isinstance(code, int) else 0
 
 
 # Command groups that live in their own modules register themselves on `cli`.

@@ -9,10 +9,11 @@ import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from panel import batch as batches
-from panel.cli import Env, cli, pass_env, run_context
+from panel.cli import Env, cli, exit_with, pass_env, run_context
 from panel.cli_batch_api import BATCH_API_COMMANDS, concurrency_option, submit
 from panel.limiter import AdaptiveLimiter
 from panel.personas import load_personas, select
+from panel.safe_text import inert
 
 
 class DefaultGroup(click.Group):
@@ -80,7 +81,7 @@ def run(
     personas = select(load_personas(), persona_ids)
     check = batches.check_queue(queue)
     for error in check.errors[1:] if not skip_invalid else check.errors:
-        click.echo(f"invalid: {error}", err=True)
+        click.echo(f"invalid: {inert(error)}", err=True)
     if check.invalid > len(check.errors):
         click.echo(f"invalid: … {check.invalid - len(check.errors)} more", err=True)
     check = batches.checked_queue(queue, skip_invalid=skip_invalid, check=check)
@@ -136,14 +137,17 @@ def run(
     elapsed = result.elapsed
     click.echo(
         f"Batch: {result.done} drafted, {result.failed} with failures, {result.skipped} already "
-        f"done, of {result.total} · {result.tokens:,} tokens · ${result.cost_usd:.4f} · "
-        f"{elapsed:.1f} s"
+        f"done, of {result.total}{result.not_drafted_note()} · {result.tokens:,} tokens · "
+        f"${result.cost_usd:.4f} · {elapsed:.1f} s"
     )
     for error in result.errors[:10]:
-        click.echo(f"  error: {error}", err=True)
+        click.echo(f"  error: {inert(error)}", err=True)
+    if len(result.errors) > 10:
+        click.echo(f"  … {len(result.errors) - 10} more: run the queue again to retry", err=True)
     if result.stopped_for_budget:
         click.echo(
             f"Budget: {result.stopped_for_budget}; run again with a higher --max-cost "
             "to finish the queue",
             err=True,
         )
+    exit_with(result.exit_code)

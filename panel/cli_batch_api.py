@@ -19,10 +19,11 @@ from panel import batch_api_store as db
 from panel.batch import Progress, QueueCheck
 from panel.batch_api import QueueRun, collect_all, submit_queue
 from panel.batch_api_collect import POLL_SECONDS, Collected, cancel, refresh
-from panel.cli import Env, pass_env, run_context
+from panel.cli import Env, exit_with, pass_env, run_context
 from panel.errors import PanelError, UsageError
 from panel.limiter import AdaptiveLimiter
 from panel.personas import load_personas, select
+from panel.safe_text import inert
 from panel.store import Store
 
 HINT = "collect with `panel batch collect` (or cancel with `panel batch cancel`)"
@@ -51,7 +52,9 @@ def never_silent(store: Store) -> Iterator[None]:
                 err=True,
             )
             for b in pending:
-                click.echo(f"  {b.batch_id}  {b.model}  {b.request_count} requests", err=True)
+                click.echo(
+                    inert(f"  {b.batch_id}  {b.model}  {b.request_count} requests"), err=True
+                )
             click.echo(f"{HINT[0].upper()}{HINT[1:]}.", err=True)
         raise
 
@@ -86,7 +89,7 @@ def submit(
                 check=check,
                 wait=wait,
                 poll=poll_seconds(),
-                notify=lambda text: click.echo(text, err=True),
+                notify=lambda text: click.echo(inert(text), err=True),
             )
         )
     _report_collected(result.collected)
@@ -97,6 +100,7 @@ def submit(
     click.echo(f"Queue: {result.finished} of {check.valid} launches drafted")
     if result.waiting:
         click.echo(f"Waiting: {result.waiting} requests at the provider; {HINT}")
+    exit_with(result.drafted.exit_code)
 
 
 def _report_collected(collected: Collected) -> None:
@@ -107,7 +111,7 @@ def _report_collected(collected: Collected) -> None:
             f"${collected.cost_usd:.4f} at batch prices"
         )
     for error in collected.errors:
-        click.echo(f"  error: {error}", err=True)
+        click.echo(f"  error: {inert(error)}", err=True)
 
 
 def _report_submitted(result: QueueRun) -> None:
@@ -117,17 +121,18 @@ def _report_submitted(result: QueueRun) -> None:
         total = sum(b.request_count for b in result.submitted)
         click.echo(f"Submitted {len(result.submitted)} batch(es), {total} requests:")
         for b in result.submitted:
-            click.echo(f"  {b.batch_id}  {b.model}  {b.request_count} requests")
+            click.echo(inert(f"  {b.batch_id}  {b.model}  {b.request_count} requests"))
 
 
 def _report_drafted(drafted: Progress) -> None:
     if drafted.total:
         click.echo(
-            f"Drafted {drafted.done + drafted.failed} panels ({drafted.failed} with failures) · "
+            f"Drafted {drafted.done + drafted.failed} panels ({drafted.failed} with failures)"
+            f"{drafted.not_drafted_note()} · "
             f"${drafted.cost_usd:.4f} in direct calls (re-asks and re-runs)"
         )
     for error in drafted.errors[:10]:
-        click.echo(f"  error: {error}", err=True)
+        click.echo(f"  error: {inert(error)}", err=True)
 
 
 @click.command(name="status")
@@ -148,9 +153,11 @@ def status_command(env: Env, show_all: bool) -> None:
         submitted = b.submitted_at[:16].replace("T", " ")
         ours = {db.PENDING: "to collect", db.CANCELING: "canceled, to collect"}
         click.echo(
-            f"{b.batch_id}  {b.model}  {b.request_count} requests  "
-            f"{b.provider_status or '-'} ({counts})  submitted {submitted}  "
-            f"{ours.get(b.status, b.status)}"
+            inert(
+                f"{b.batch_id}  {b.model}  {b.request_count} requests  "
+                f"{b.provider_status or '-'} ({counts})  submitted {submitted}  "
+                f"{ours.get(b.status, b.status)}"
+            )
         )
 
 
@@ -186,7 +193,7 @@ def collect_command(env: Env, wait: bool, concurrency: int) -> None:
                     wait=wait,
                     poll=poll_seconds(),
                     concurrency=concurrency,
-                    notify=lambda text: click.echo(text, err=True),
+                    notify=lambda text: click.echo(inert(text), err=True),
                 )
             )
     _report_collected(collected)
@@ -197,6 +204,7 @@ def collect_command(env: Env, wait: bool, concurrency: int) -> None:
             f"Still running: {len(collected.running)} batch(es), {left} requests; "
             "run `panel batch collect` later (or with --wait)"
         )
+    exit_with(drafted.exit_code)
 
 
 @click.command(name="cancel")
@@ -215,7 +223,7 @@ def cancel_command(env: Env, batch_id: str | None) -> None:
         ctx = run_context(env, store, first.model)
         canceled = asyncio.run(cancel(ctx, batch_id))
     for b in canceled:
-        click.echo(f"canceling {b.batch_id} ({b.model}, {b.request_count} requests)")
+        click.echo(inert(f"canceling {b.batch_id} ({b.model}, {b.request_count} requests)"))
     click.echo(
         "Collect what they answered with `panel batch collect`; requests they never ran "
         "are resubmitted by `panel batch QUEUE --batch-api` or drafted by `panel batch QUEUE`."

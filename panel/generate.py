@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
+from tenacity import AsyncRetrying, RetryCallState, stop_never
 
 from panel import diversity, quality
 from panel.costs import PriceTable, price_table
@@ -29,10 +30,14 @@ from panel.providers import (
     parse_model_id,
 )
 from panel.records import Launch, Persona, Provenance, Review, ReviewOutput, Status, ToolPanel
-from panel.retry import DEFAULT_POLICY, RetryPolicy
+from panel.retry import DEFAULT_POLICY, Deadline, RetryPolicy, panel_deadline, rate_limited
 from panel.store import CallRecord, Store
 
 MAX_REASKS = 2
+INVALID = "invalid answer: "
+"""The call-log note of an answer that failed validation."""
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,6 +49,7 @@ class RunContext:
     models: ModelChoice
     editor: str
     policy: RetryPolicy = DEFAULT_POLICY
+    """Retries, the rate-limit budget and the review and panel deadlines (panel.toml [retry])."""
     prices: PriceTable = field(default_factory=price_table)
     max_reasks: int = MAX_REASKS
     use_cache: bool = True
@@ -56,12 +62,16 @@ class RunContext:
 
 @dataclass
 class Usage:
-    """Tokens, cost and attempts summed over the calls of one review."""
+    """Tokens, cost and attempts summed over the calls of one review, and its clock."""
 
     attempts: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    """When the review started: its deadline counts from here."""
+    throttled_seconds: float = 0.0
+    """Seconds the review has waited out rate limits (against the policy's budget)."""
 
     def add(self, response: ModelResponse, cost: float) -> None:
         """Count one answered call."""
@@ -92,11 +102,16 @@ async def call_model(
     model_id: str,
     request: ModelRequest,
     usage: Usage,
+    parse: Callable[[str], T],
     *,
     slug: str | None = None,
     persona_id: str | None = None,
-) -> ModelResponse:
-    """One request with the retry policy; every attempt goes to the call log."""
+) -> tuple[ModelResponse, T]:
+    """One request with the retry policy; every attempt goes to the call log.
+
+    ``parse`` validates the answer (raising ValueError with a message for the model). Only
+    an answer that validated is cached; an invalid one raises AnswerError, for a re-ask.
+    """
     provider_name, model = parse_model_id(model_id)
     provider = get_provider(provider_name)
     logged = request_json(model_id, request)
@@ -105,20 +120,26 @@ async def call_model(
     if ctx.use_cache:
         hit = ctx.store.cached_response(key)
         if hit is not None:
+            # A cached answer is checked again: the rules may have changed since.
+            problem, parsed = _validated(parse, hit)
             hit.call_id = ctx.store.log_call(
                 CallRecord(
                     model=model_id,
                     attempt=0,
                     request=logged,
                     response=hit.text,
+                    error=problem and f"{INVALID}{problem}",
                     panel_slug=slug,
                     persona_id=persona_id,
                     cache_key=key,
                     cached=True,
-                )
+                ),
+                evict=problem is not None,
             )
             usage.add(hit, 0.0)
-            return hit
+            if problem is not None:
+                raise AnswerError(problem, hit)
+            return hit, cast(T, parsed)
 
     def log(attempt: int, started: float, **fields: Any) -> None:
         ctx.store.log_call(
@@ -133,21 +154,19 @@ async def call_model(
             )
         )
 
+    # The policy decides each retry (and its wait) once, when the attempt fails; tenacity
+    # runs the loop. Rate limits are bounded by time and the deadline, not by a count.
     planned: dict[int, float] = {}  # attempt -> the wait logged for it
+    deadline = policy.review_deadline(usage.started)
+    failures = 0  # failed attempts that were not rate limits
 
     def wait(state: RetryCallState) -> float:
         return planned.pop(state.attempt_number, 0.0)
 
     def retry(state: RetryCallState) -> bool:
-        error = state.outcome.exception() if state.outcome else None
-        return error is not None and policy.should_retry(error, state.attempt_number)
+        return state.attempt_number in planned
 
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(max(policy.max_attempts, policy.max_rate_limited_attempts)),
-        wait=wait,
-        retry=retry,
-        reraise=True,
-    )
+    retrying = AsyncRetrying(stop=stop_never, wait=wait, retry=retry, reraise=True)
     last: ProviderError | None = None
     async for attempt in retrying:
         with attempt:
@@ -155,17 +174,27 @@ async def call_model(
             usage.attempts += 1
             started = time.perf_counter()
             try:
-                response = await _generate(ctx, provider, model, request)
+                response = await _generate(ctx, provider, model, request, deadline)
             except ProviderError as exc:
                 last = exc
-                note = ""
-                if policy.should_retry(exc, number):
-                    planned[number], why = policy.delay(exc, number)
-                    note = f" — retrying: {why}"
-                log(number, started, error=exc.message + note, status=exc.status, response=exc.raw)
-                if not policy.should_retry(exc, number):
+                failures += not rate_limited(exc)
+                delay, why = policy.decide(
+                    exc,
+                    attempt=number,
+                    failures=failures,
+                    throttled=usage.throttled_seconds,
+                    deadline=deadline,
+                )
+                if delay is not None:
+                    planned[number] = delay
+                    usage.throttled_seconds += delay if rate_limited(exc) else 0.0
+                note = f" — retrying: {why}" if delay is not None else f" — not retrying: {why}"
+                error = exc.message + (note if why else "")
+                log(number, started, error=error, status=exc.status, response=exc.raw)
+                if delay is None:
+                    after = f"after {number} attempt{'s' if number > 1 else ''}"
                     raise ProviderError(
-                        f"{exc.message} (after {number} attempt{'s' if number > 1 else ''})",
+                        f"{exc.message} ({after}{'; ' + why if why else ''})",
                         retryable=False,
                         status=exc.status,
                         raw=exc.raw,
@@ -184,25 +213,54 @@ async def call_model(
                 raise
             cost = _cost(ctx, model_id, response)
             usage.add(response, cost)
+            problem, parsed = _validated(parse, response)
+            # The call log row and the cache entry of a valid answer in one transaction.
             response.call_id = ctx.store.log_call(
                 CallRecord(
                     model=model_id,
                     attempt=number,
                     request=logged,
                     response=response.text,
+                    error=problem and f"{INVALID}{problem}",
                     latency_ms=int((time.perf_counter() - started) * 1000),
                     panel_slug=slug,
                     persona_id=persona_id,
                     cache_key=key,
                     **_usage_fields(response, cost),
                 ),
-                cache=response,
+                cache=response if problem is None else None,
             )
-            return response
+            if problem is not None:
+                raise AnswerError(problem, response)
+            return response, cast(T, parsed)
     raise last or ProviderError("no attempt was made", retryable=False)  # pragma: no cover
 
 
+def _validated(parse: Callable[[str], T], response: ModelResponse) -> tuple[str | None, T | None]:
+    """(None, the parsed answer), or (the problem for a re-ask, None)."""
+    try:
+        return None, parse(response.text)
+    except ValueError as exc:
+        return str(exc), None
+
+
 async def _generate(
+    ctx: RunContext, provider: Provider, model: str, request: ModelRequest, deadline: Deadline
+) -> ModelResponse:
+    """One provider call (in a limiter slot when there is one), given the time left."""
+    left = deadline.remaining()
+    if left <= 0:
+        raise ProviderError(deadline.note, retryable=False)
+    try:
+        async with asyncio.timeout(left) as scope:
+            return await _limited(ctx, provider, model, request)
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        raise ProviderError(deadline.note, retryable=False) from None
+
+
+async def _limited(
     ctx: RunContext, provider: Provider, model: str, request: ModelRequest
 ) -> ModelResponse:
     if ctx.limiter is None:
@@ -211,8 +269,10 @@ async def _generate(
         try:
             response = await provider.generate(model, request)
         except ProviderError as exc:
-            if exc.status == 429:
-                ctx.limiter.throttled()
+            if rate_limited(exc):
+                after = exc.retry_after
+                cap = ctx.policy.retry_after_cap_seconds
+                ctx.limiter.throttled(None if after is None else min(after, cap))
             raise
         ctx.limiter.success()
         return response
@@ -259,6 +319,8 @@ def parse_review(text: str) -> ReviewOutput:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"the answer is not valid JSON ({exc.msg} at char {exc.pos})") from None
+    except RecursionError:
+        raise ValueError("the answer is not a flat JSON object (nested far too deep)") from None
     try:
         return ReviewOutput.model_validate(data)
     except ValidationError as exc:
@@ -298,34 +360,38 @@ async def review_persona(
     while True:
         request = review_request(system, messages)
         try:
-            response = await call_model(
-                ctx, model_id, request, usage, slug=launch.slug, persona_id=persona.id
+            response, output = await call_model(
+                ctx,
+                model_id,
+                request,
+                usage,
+                parse_review,
+                slug=launch.slug,
+                persona_id=persona.id,
             )
         except ProviderError as exc:
             error, raw = exc.message, exc.raw
             break
         except AnswerError as exc:
             error, raw = exc.message, exc.response.text
+        except Exception as exc:
+            # A bug must not lose the other reviewers' work: this review fails, with why.
+            log.error("review by %s of %s failed", persona.id, launch.slug, exc_info=exc)
+            error = f"internal error ({type(exc).__name__}: {exc}); see the log, please report"
+            break
         else:
             raw = response.text
-            try:
-                output = parse_review(response.text)
-            except ValueError as exc:
-                error = str(exc)
-                if response.call_id is not None:
-                    ctx.store.note_invalid(response.call_id, error)
-            else:
-                # Quality: a quote missing beats is asked again once, naming them; the
-                # better of the two answers is kept (validation re-asks are counted apart).
-                read = quality.read_quote(persona, output.verdict, output.quote, launch)
-                if best is None or read.covered > best[1].covered:
-                    best = (output, read)
-                if not read.missing or beats_asked:
-                    break
-                beats_asked = True
-                missing = quality.missing_questions(persona, read.missing)
-                messages += [Message("assistant", raw), Message("user", ctx.prompts.beats(missing))]
-                continue
+            # Quality: a quote missing beats is asked again once, naming them; the
+            # better of the two answers is kept (validation re-asks are counted apart).
+            read = quality.read_quote(persona, output.verdict, output.quote, launch)
+            if best is None or read.covered > best[1].covered:
+                best = (output, read)
+            if not read.missing or beats_asked:
+                break
+            beats_asked = True
+            missing = quality.missing_questions(persona, read.missing)
+            messages += [Message("assistant", raw), Message("user", ctx.prompts.beats(missing))]
+            continue
         if reasks >= ctx.max_reasks:
             break
         reasks += 1
@@ -368,8 +434,9 @@ def _provenance(
 
 
 async def run_reviews(ctx: RunContext, personas: list[Persona], launch: Launch) -> list[Review]:
-    """All personas of a launch, concurrently, in persona order."""
-    return list(await asyncio.gather(*(review_persona(ctx, p, launch) for p in personas)))
+    """All personas of a launch, concurrently, in persona order, within the panel deadline."""
+    with panel_deadline(ctx.policy.panel_deadline_seconds):
+        return list(await asyncio.gather(*(review_persona(ctx, p, launch) for p in personas)))
 
 
 def merge_reviews(personas: list[Persona], old: list[Review], new: list[Review]) -> list[Review]:

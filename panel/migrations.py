@@ -156,4 +156,15 @@ CREATE TABLE provider_batch_requests (
 CREATE INDEX provider_batch_requests_batch ON provider_batch_requests (batch, custom_id)
 """,
     ),
+    (
+        "batch item errors; drop cached answers that failed validation",
+        """
+ALTER TABLE batch_items ADD COLUMN error TEXT;
+DELETE FROM response_cache WHERE key IN (
+    SELECT c.cache_key FROM calls c
+    WHERE c.cache_key IS NOT NULL AND c.error LIKE 'invalid answer:%'
+      AND c.id = (SELECT MAX(id) FROM calls WHERE cache_key = c.cache_key)
+)
+""",
+    ),
 ]

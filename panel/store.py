@@ -302,17 +302,14 @@ class Store:
             stop_reason=data["stop_reason"],
         )
 
-    def note_invalid(self, call_id: int, error: str) -> None:
-        """Record on a logged call that its answer failed validation."""
+    def log_call(
+        self, call: CallRecord, cache: ModelResponse | None = None, *, evict: bool = False
+    ) -> int:
+        """Append one model call to the call log and, atomically, cache its answer (or
+        ``evict`` the cached answer of its request)."""
         with self.transaction() as conn:
-            conn.execute(
-                "UPDATE calls SET error = ? WHERE id = ? AND error IS NULL",
-                (f"invalid answer: {error}", call_id),
-            )
-
-    def log_call(self, call: CallRecord, cache: ModelResponse | None = None) -> int:
-        """Append one model call to the call log (and cache its answer, atomically)."""
-        with self.transaction() as conn:
+            if evict and call.cache_key:
+                conn.execute("DELETE FROM response_cache WHERE key = ?", (call.cache_key,))
             if cache is not None and call.cache_key:
                 entry = {
                     "text": cache.text,

@@ -14,7 +14,7 @@ from typing import Literal
 
 from panel import diversity, quality
 from panel.comparisons import find_comparison, get_comparison, list_comparisons, save_comparison
-from panel.errors import NotFoundError, UsageError
+from panel.errors import ModelFailure, NotFoundError, UsageError
 from panel.generate import RunContext, review_persona
 from panel.personas import load_personas, select
 from panel.records import Comparison, Status, ToolPanel, Verdict, word_count
@@ -219,6 +219,11 @@ async def regenerate_review(
     persona = select(load_personas(), [persona_id])[0]  # an unknown id names the choices
     # The editor asked for a new answer: never serve this one from the response cache.
     fresh = await review_persona(replace(ctx, use_cache=False), persona, panel.launch)
+    if fresh.failed:
+        # An outage or a broken answer must not replace a good review: keep it, say why.
+        raise ModelFailure(
+            f"regenerating {persona_id} failed, the review was kept as it was: {fresh.error}"
+        )
     reviews = [fresh if r.persona_id == persona_id else r for r in panel.reviews]
     if panel.review(persona_id) is None:
         reviews.append(fresh)

@@ -240,7 +240,16 @@ def test_ctrl_c_lists_the_batches(fake_server: FakeServer, tmp_path: Path) -> No
     env = {**os.environ, "PANEL_CONFIG": str(config), "PANEL_BATCH_POLL": "0.05"}
     command = [sys.executable, "-m", "panel", "batch", str(queue), "--batch-api", "--wait"]
     command += ["-m", MODELS["anthropic"]]
-    child = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+    # The child must take SIGINT as Ctrl-C even when this suite was started from a
+    # background job (`nohup … &`), whose children inherit an ignored SIGINT.
+    child = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 30
     while not fake_server.batch.batches and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -488,3 +488,43 @@ def test_serve_starts_uvicorn_with_the_desk(
         default_db(),
     )
     assert "from-env-0123456789" not in capsys.readouterr().err  # the token is never printed
+
+
+def test_the_guards_refusals_carry_the_security_headers(seeded: None) -> None:
+    app = create_app(default_db(), secret="s")
+    with TestClient(app, base_url="http://desk.evil.example:8000") as rebound:
+        forbidden = rebound.get("/")
+    with desk("http://desk.example:8000", token="s3cret-token") as client:
+        unauthorized = client.get("/")
+        wrong = client.get("/?token=wrong")
+        cross_site = client.post(
+            f"/panels/{SLUG}/approve",
+            headers={"Authorization": "Bearer s3cret-token", "Origin": "https://evil.example"},
+        )
+    for response, status in (
+        (forbidden, 403),
+        (unauthorized, 401),
+        (wrong, 401),
+        (cross_site, 403),
+    ):
+        assert response.status_code == status
+        assert "default-src" in response.headers["content-security-policy"]
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "SAMEORIGIN"
+        assert response.headers["cache-control"] == "no-store"
+
+
+def test_a_failed_regenerate_keeps_the_review_and_says_why(
+    client: TestClient, fake: FakeProvider
+) -> None:
+    from panel.providers import ProviderError
+
+    before = panel_now().review("skeptic")
+    fatal = ProviderError("OPENAI_API_KEY is not set or invalid (status 401)", retryable=False)
+    fake.script(fatal)
+    response = post(client, f"/panels/{SLUG}/reviews/skeptic/regenerate", **form_for(client))
+    assert response.status_code == 502
+    assert "regenerating skeptic failed, the review was kept as it was" in response.text
+    assert "OPENAI_API_KEY is not set or invalid" in response.text
+    after = panel_now()
+    assert after.revision == 1 and after.review("skeptic") == before

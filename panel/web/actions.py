@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from panel.cli import Env, run_context
-from panel.errors import ConflictError, UsageError
+from panel.errors import ConflictError, ModelFailure, UsageError
 from panel.publish import publish
 from panel.records import Comparison
 from panel.store import Store, open_store
@@ -120,6 +120,9 @@ async def regenerate_route(request: Request) -> Response:
         try:
             ctx = run_context(Env(desk.db, False, editor_of(request)), store, desk.model)
             await regenerate_review(ctx, slug, persona, expected_revision=expected)
+        except ModelFailure as exc:
+            # The model failed (an outage, a broken answer): the old review stays.
+            return record_page(request, store, "panel", slug, status_code=502, error=str(exc))
         except ConflictError as exc:
             return conflict(
                 request,

@@ -145,10 +145,6 @@ class DeskGuard:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        refusal = self._refusal(request)
-        if refusal is not None:
-            await refusal(scope, receive, send)
-            return
         path = request.url.path
         page = path.startswith(("/site/", "/preview/"))
 
@@ -166,6 +162,11 @@ class DeskGuard:
                 )
             await send(message)
 
+        # The guards' own refusals (401, 403) carry the same headers as every page.
+        refusal = self._refusal(request)
+        if refusal is not None:
+            await refusal(scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)
 
     def _refusal(self, request: Request) -> Response | None:
