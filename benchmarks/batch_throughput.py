@@ -21,12 +21,12 @@ import time
 from pathlib import Path
 
 from benchmarks.server import ServerProcess, server_process
-from panel.batch import Progress, run_batch
-from panel.generate import RunContext
-from panel.limiter import AdaptiveLimiter
-from panel.models import ModelChoice
-from panel.personas import load_personas
-from panel.prompts import load_prompts
+from panel.batch.run import Progress, run_batch
+from panel.drafting.context import RunContext
+from panel.drafting.limiter import AdaptiveLimiter
+from panel.drafting.models import ModelChoice
+from panel.drafting.personas import load_personas
+from panel.drafting.prompts import load_prompts
 from panel.providers import registry
 from panel.store import open_store
 

@@ -17,11 +17,12 @@ import time
 from pathlib import Path
 
 from benchmarks.server import ServerProcess, server_process
-from panel.generate import RunContext, draft_panel
+from panel.drafting.context import RunContext
+from panel.drafting.generate import draft_panel
+from panel.drafting.models import ModelChoice
+from panel.drafting.personas import load_personas
+from panel.drafting.prompts import load_prompts
 from panel.launches import load_launch
-from panel.models import ModelChoice
-from panel.personas import load_personas
-from panel.prompts import load_prompts
 from panel.providers import registry
 from panel.store import open_store
 

@@ -18,11 +18,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from panel.drafting.context import RunContext
+from panel.drafting.generate import draft_panel
+from panel.drafting.quality import coverage
 from panel.errors import UsageError
 from panel.files import read_text
-from panel.generate import RunContext, draft_panel
 from panel.launches import describe_error
-from panel.quality import coverage
 from panel.records import Launch, Persona, ToolPanel, Verdict
 
 FAILED = "failed"

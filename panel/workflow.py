@@ -1,4 +1,4 @@
-"""The editorial workflow: the status machine, edits, regenerations, approvals.
+"""The editorial workflow: edits and regenerations (status changes: panel.status).
 
 The CLI and the web desk both call these functions; every rule of the workflow lives
 here. Every change names the revision it was made against, becomes a new revision with
@@ -10,133 +10,15 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, replace
-from typing import Literal
 
-from panel import diversity, quality
-from panel.comparisons import find_comparison, get_comparison, list_comparisons, save_comparison
-from panel.errors import ModelFailure, NotFoundError, UsageError
-from panel.generate import RunContext, review_persona
-from panel.personas import load_personas, select
-from panel.records import Comparison, Status, ToolPanel, Verdict, word_count
+from panel.drafting import diversity, quality
+from panel.drafting.context import RunContext
+from panel.drafting.generate import review_persona
+from panel.drafting.personas import load_personas, select
+from panel.errors import ModelFailure, UsageError
+from panel.records import Status, ToolPanel, Verdict, word_count
+from panel.status import MAX_EDITED_QUOTE_WORDS, next_status
 from panel.store import Store
-
-Kind = Literal["panel", "comparison"]
-Action = Literal["approve", "reject", "publish", "edit", "regenerate"]
-Record = ToolPanel | Comparison
-
-MAX_EDITED_QUOTE_WORDS = 400
-
-# action -> (statuses it may start from, status it leads to)
-TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
-    "approve": (frozenset({Status.DRAFT}), Status.APPROVED),
-    "reject": (frozenset({Status.DRAFT}), Status.REJECTED),
-    "publish": (frozenset({Status.APPROVED}), Status.PUBLISHED),
-    "edit": (frozenset(Status), Status.DRAFT),
-    "regenerate": (frozenset(Status), Status.DRAFT),
-}
-
-_HINTS = {
-    ("approve", Status.APPROVED): "it is already approved",
-    ("approve", Status.PUBLISHED): "it is published; edit it to start a new draft",
-    ("approve", Status.REJECTED): "it was rejected; edit or regenerate it to reopen it",
-    ("reject", Status.APPROVED): "it is approved; edit it to reopen it as a draft first",
-    ("reject", Status.PUBLISHED): "it is published; edit it to start a new draft",
-    ("reject", Status.REJECTED): "it is already rejected",
-    ("publish", Status.DRAFT): "approve it first",
-    ("publish", Status.PUBLISHED): "this revision is already published",
-    ("publish", Status.REJECTED): "it was rejected",
-}
-
-
-def next_status(kind: Kind, slug: str, current: Status, action: str) -> Status:
-    """The status ``action`` leads to from ``current``; an illegal move is a UsageError."""
-    if action not in TRANSITIONS:
-        raise UsageError(f"unknown action {action!r}")
-    allowed, target = TRANSITIONS[action]
-    if current not in allowed:
-        hint = _HINTS.get((action, current), "")
-        raise UsageError(
-            f"cannot {action} {kind} {slug!r}: it is {current.value}"
-            + (f"; {hint}" if hint else "")
-        )
-    return target
-
-
-def resolve_kind(store: Store, slug: str, kind: Kind | None = None) -> Kind:
-    """Whether ``slug`` names a panel or a comparison (ask when it names both)."""
-    is_panel = store.find_panel(slug) is not None
-    is_comparison = find_comparison(store, slug) is not None
-    if kind == "panel" or (kind is None and is_panel and not is_comparison):
-        if not is_panel:
-            raise NotFoundError(f"no panel {slug!r}; run `panel list`")
-        return "panel"
-    if kind == "comparison" or (kind is None and is_comparison and not is_panel):
-        if not is_comparison:
-            raise NotFoundError(f"no comparison {slug!r}; run `panel review`")
-        return "comparison"
-    if is_panel and is_comparison:
-        raise UsageError(f"{slug!r} names a panel and a comparison; pass --kind panel|comparison")
-    raise NotFoundError(f"no panel or comparison {slug!r}; run `panel review` or `panel list`")
-
-
-def load_record(store: Store, kind: Kind, slug: str) -> Record:
-    """The current revision of a panel or comparison."""
-    if kind == "panel":
-        return store.get_panel(slug)
-    return get_comparison(store, slug)
-
-
-def save_record(
-    store: Store, record: Record, *, expected_revision: int, editor: str, action: str, detail: str
-) -> Record:
-    """Store a changed panel or comparison as a new revision."""
-    if isinstance(record, ToolPanel):
-        return store.save_panel(
-            record, expected_revision=expected_revision, editor=editor, action=action, detail=detail
-        )
-    return save_comparison(
-        store,
-        record,
-        expected_revision=expected_revision,
-        editor=editor,
-        action=action,
-        detail=detail,
-    )
-
-
-def change_status(
-    store: Store,
-    kind: Kind,
-    slug: str,
-    action: Literal["approve", "reject", "publish"],
-    *,
-    expected_revision: int | None,
-    editor: str,
-    reason: str | None = None,
-) -> Record:
-    """Approve, reject (with a reason) or mark published; a new revision either way."""
-    record = load_record(store, kind, slug)
-    expected = record.revision if expected_revision is None else expected_revision
-    target = next_status(kind, slug, record.status, action)
-    if action == "reject" and not (reason and reason.strip()):
-        raise UsageError("a rejection needs a reason: pass --reason TEXT")
-    update: dict[str, object] = {"status": target}
-    if action == "reject":
-        update["reason"] = reason.strip() if reason else None
-    elif action == "approve":
-        update["reason"] = None
-    if action == "approve" and isinstance(record, ToolPanel):
-        failed = [r.persona_id for r in record.reviews if r.failed]
-        if failed:
-            raise UsageError(
-                f"cannot approve panel {slug!r}: {', '.join(failed)} failed; "
-                "regenerate or edit those reviews first"
-            )
-    changed = record.model_copy(update=update)
-    detail = f"{record.status.value} → {target.value}" + (f": {reason.strip()}" if reason else "")
-    return save_record(
-        store, changed, expected_revision=expected, editor=editor, action=action, detail=detail
-    )
 
 
 def quote_diff(old: str, new: str) -> str:
@@ -245,33 +127,3 @@ async def regenerate_review(
         action="regenerate",
         detail=f"{persona_id} on {model}: {verdict}",
     )
-
-
-def attention(panel: ToolPanel, *, detailed: bool) -> list[str]:
-    """What needs an editor's eye: failed reviewers, flagged reviewers, panel flags.
-
-    ``detailed`` spells out every flag (the terminal); otherwise flagged reviewers are
-    named and the panel's flags follow in one note (the desk's queue).
-    """
-    notes = []
-    failed = [r.persona_id for r in panel.reviews if r.failed]
-    if failed:
-        notes.append(f"failed: {', '.join(failed)}")
-    if detailed:
-        notes += [f"{r.persona_id}: {flag}" for r in panel.reviews for flag in r.flags]
-        return notes + panel.flags
-    flagged = [r.persona_id for r in panel.reviews if r.flags and not r.failed]
-    if flagged:
-        notes.append(f"flagged: {', '.join(flagged)}")
-    if panel.flags:
-        notes.append(f"panel: {', '.join(panel.flags)}")
-    return notes
-
-
-def review_queue(store: Store) -> list[Record]:
-    """What waits for an editor: drafts, oldest first (panels and comparisons)."""
-    waiting: list[Record] = [
-        *store.list_panels(Status.DRAFT),
-        *list_comparisons(store, Status.DRAFT),
-    ]
-    return sorted(waiting, key=lambda r: r.created_at)

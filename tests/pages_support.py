@@ -8,10 +8,10 @@ from html.parser import HTMLParser
 
 from markupsafe import escape
 
-from panel.comparisons import save_comparison
 from panel.launches import load_launch
 from panel.records import Comparison, Launch, Review, ToolPanel, Verdict, Votes
 from panel.store import Store
+from panel.store.comparisons import save_comparison
 from panel.votes import set_votes
 from tests.conftest import EXAMPLES
 

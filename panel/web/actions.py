@@ -13,16 +13,17 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from panel.cli import Env, run_context
+from panel.drafting.context import build_context
 from panel.errors import ConflictError, ModelFailure, UsageError
-from panel.publish import publish
+from panel.pages.publish import publish
 from panel.records import Comparison
+from panel.status import Kind, change_status, load_record
 from panel.store import Store, open_store
 from panel.web import forms
 from panel.web.pages import EDITOR_COOKIE, clean_editor, desk_of, editor_cookie_value, editor_of
 from panel.web.pages import render_page as render
 from panel.web.views import STATUS_ACTIONS, Pending, kind_of, record_href, record_page
-from panel.workflow import Edit, Kind, change_status, edit_review, load_record, regenerate_review
+from panel.workflow import Edit, edit_review, regenerate_review
 
 StatusAction = Literal["approve", "reject", "publish"]
 
@@ -118,7 +119,7 @@ async def regenerate_route(request: Request) -> Response:
     desk = desk_of(request)
     with open_store(desk.db) as store:
         try:
-            ctx = run_context(Env(desk.db, False, editor_of(request)), store, desk.model)
+            ctx = build_context(store, desk.settings, model=desk.model, editor=editor_of(request))
             await regenerate_review(ctx, slug, persona, expected_revision=expected)
         except ModelFailure as exc:
             # The model failed (an outage, a broken answer): the old review stays.

@@ -14,8 +14,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from panel.drafting.context import load_settings
 from panel.errors import ConflictError, NotFoundError, PanelError
-from panel.publish import default_site_dir
+from panel.pages.publish import default_site_dir
 from panel.web import actions, views
 from panel.web.pages import Desk, render_page
 from panel.web.security import DeskGuard, Forbidden
@@ -82,6 +83,7 @@ def create_app(
         db=db,
         out=out,
         secret=key.encode() if isinstance(key, str) else key or secrets.token_bytes(32),
+        settings=load_settings(),
         token=token or None,
         editor=editor,
         model=model,

@@ -13,9 +13,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from panel.drafting.context import Settings
 from panel.editors import current_editor
+from panel.pages.render import human_date, verdict_class, verdict_label
 from panel.records import now, percent
-from panel.render import human_date, verdict_class, verdict_label
 from panel.web.security import CSRF_COOKIE, CSRF_FIELD, session_csrf
 
 EDITOR_COOKIE = "panel_editor"
@@ -32,6 +33,8 @@ class Desk:
     """The published site folder (served under /site/)."""
     secret: bytes
     """Signs CSRF tokens."""
+    settings: Settings
+    """panel.toml and the fallback model, read once when the desk starts."""
     token: str | None = None
     """Access token every request must carry, when set."""
     editor: str | None = None

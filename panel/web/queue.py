@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from panel.comparisons import list_comparisons
 from panel.records import Comparison, Status, ToolPanel
+from panel.status import Kind, Record, attention, review_queue
 from panel.store import Store
-from panel.workflow import Kind, Record, attention, review_queue
+from panel.store.comparisons import list_comparisons
 
 STATUSES = ("draft", "approved", "rejected", "published", "all")
 SORTS = {

@@ -9,15 +9,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from panel.comparisons import comparisons_of, get_comparison
 from panel.errors import NotFoundError, UsageError
-from panel.publish import SiteView, comparison_page, site_index, tool_page
+from panel.pages.publish import SiteView, comparison_page, site_index, tool_page
+from panel.pages.render import COMPARISONS_DIR, TOOLS_DIR, Renderer
 from panel.records import Comparison, Status, ToolPanel
-from panel.render import COMPARISONS_DIR, TOOLS_DIR, Renderer
+from panel.status import Kind, Record, load_record, next_status, resolve_kind
 from panel.store import Store, open_store
+from panel.store.comparisons import comparisons_of, get_comparison
 from panel.web.pages import desk_of, render_page
 from panel.web.queue import SORTS, STATUSES, build_queue
-from panel.workflow import Kind, Record, load_record, next_status, resolve_kind
 
 STATUS_ACTIONS = ("approve", "reject", "publish")
 DONE = {

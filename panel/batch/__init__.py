@@ -1,0 +1,1 @@
+"""Batch runs: queues drafted in parallel, and provider batch APIs (submit, collect)."""

@@ -1,0 +1,311 @@
+"""Batch runs over a queue of launches: validated first, bounded, resumable, on a budget.
+
+Nothing holds the whole queue: it is read twice as a stream (validate, then draft), and
+only counters are kept. Each finished panel is recorded in ``batch_items``; a run of the
+same queue (same content) after a crash skips what was finished, and the response cache
+answers any call that had completed before the crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from panel.drafting.context import RunContext
+from panel.drafting.generate import draft_panel
+from panel.errors import PanelError, UsageError, outcome_code
+from panel.launches import iter_queue
+from panel.records import Launch, Persona, ToolPanel, now
+from panel.store.batches import record_item
+
+MAX_LISTED_ERRORS = 5
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """Live counters of a batch run (read by the progress bar)."""
+
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    in_flight: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    crashed: int = 0
+    """Panels that could not be drafted at all (no new revision): their errors are listed."""
+    stopped_for_budget: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self.started
+
+    @property
+    def finished(self) -> int:
+        """Panels no longer waiting (drafted, failed, not drafted, or already done)."""
+        return self.done + self.failed + self.crashed + self.skipped
+
+    def summary_note(self) -> str:
+        """What did not succeed, for the run's record ('' when everything did)."""
+        parts = [f"{self.failed} with failed reviews"] if self.failed else []
+        parts += [f"{self.crashed} not drafted"] if self.crashed else []
+        return ", ".join(parts)
+
+    def not_drafted_note(self) -> str:
+        """'; N not drafted' when some panels could not be drafted ('' otherwise)."""
+        return f"; {self.crashed} not drafted" if self.crashed else ""
+
+    @property
+    def exit_code(self) -> int:
+        """The command's exit code for this outcome (see panel.errors)."""
+        return outcome_code(ok=self.done + self.skipped, bad=self.failed + self.crashed)
+
+
+@dataclass(frozen=True)
+class QueueCheck:
+    """The result of validating a queue."""
+
+    valid: int
+    invalid: int
+    errors: list[str]
+    digest: str
+
+
+def queue_digest(path: Path) -> str:
+    """A hash of the queue's content, so a rerun of the same queue resumes its run."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(file.name.encode())
+        with file.open("rb") as handle:
+            for chunk in iter(lambda h=handle: h.read(1 << 20), b""):  # type: ignore[misc]
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_queue(path: Path) -> QueueCheck:
+    """Validate every entry (streaming); keep the first few errors and the counts."""
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or folder")
+    valid = invalid = 0
+    errors: list[str] = []
+    seen: set[str] = set()
+    for item in iter_queue(path):
+        if item.launch is None:
+            invalid += 1
+            if len(errors) < MAX_LISTED_ERRORS:
+                errors.append(item.error or item.source)
+        elif item.launch.slug in seen:
+            invalid += 1
+            if len(errors) < MAX_LISTED_ERRORS:
+                errors.append(f"{item.source}: slug {item.launch.slug!r} appears twice")
+        else:
+            seen.add(item.launch.slug)
+            valid += 1
+    return QueueCheck(valid, invalid, errors, queue_digest(path))
+
+
+def checked_queue(path: Path, *, skip_invalid: bool, check: QueueCheck | None = None) -> QueueCheck:
+    """Validate a queue (unless already checked); invalid entries stop the run unless
+    ``skip_invalid``."""
+    check = check or check_queue(path)
+    if check.invalid and not skip_invalid:
+        more = check.invalid - 1
+        suffix = f" (and {more} more invalid)" if more else ""
+        raise UsageError(f"{check.errors[0]}{suffix}; fix the queue or pass --skip-invalid")
+    if not check.valid:
+        raise UsageError(f"{path}: no valid launches in the queue")
+    return check
+
+
+def valid_launches(path: Path) -> Iterator[Launch]:
+    """The valid, first-seen launches of a queue, streamed."""
+    seen: set[str] = set()
+    for item in iter_queue(path):
+        if item.launch is not None and item.launch.slug not in seen:
+            seen.add(item.launch.slug)
+            yield item.launch
+
+
+def start_run(
+    ctx: RunContext, path: Path, digest: str, *, fresh: bool = False
+) -> tuple[int, set[str]]:
+    """Resume the latest run of this queue content (or start one); returns done slugs."""
+    conn = ctx.store.conn
+    row = conn.execute(
+        "SELECT id FROM batch_runs WHERE queue_hash = ? ORDER BY id DESC LIMIT 1", (digest,)
+    ).fetchone()
+    with ctx.store.transaction() as tx:
+        if row is None or fresh:
+            cursor = tx.execute(
+                "INSERT INTO batch_runs (queue, queue_hash, started_at, status) "
+                "VALUES (?, ?, ?, 'running')",
+                (str(path), digest, now().isoformat()),
+            )
+            run_id = int(cursor.lastrowid or 0)
+        else:
+            run_id = int(row[0])
+            tx.execute("UPDATE batch_runs SET status = 'running' WHERE id = ?", (run_id,))
+    done = {
+        r[0]
+        for r in conn.execute(
+            "SELECT slug FROM batch_items WHERE run_id = ? AND status = 'done'", (run_id,)
+        )
+    }
+    return run_id, done
+
+
+def finish_run(ctx: RunContext, run_id: int, status: str, note: str) -> None:
+    """Mark a run finished, stopped or interrupted."""
+    with ctx.store.transaction() as tx:
+        tx.execute(
+            "UPDATE batch_runs SET status = ?, finished_at = ?, note = ? WHERE id = ?",
+            (status, now().isoformat(), note, run_id),
+        )
+
+
+def panel_cost(panel: ToolPanel) -> float:
+    """What a panel's reviews cost."""
+    return sum(r.provenance.cost_usd for r in panel.reviews if r.provenance)
+
+
+def panel_tokens(panel: ToolPanel) -> int:
+    """Tokens a panel's reviews used."""
+    return sum(
+        r.provenance.input_tokens + r.provenance.output_tokens
+        for r in panel.reviews
+        if r.provenance
+    )
+
+
+@dataclass
+class Budget:
+    """Stops new work when the projected spend would pass ``max_cost``."""
+
+    max_cost: float | None
+    estimate_per_panel: float
+
+    def allows(self, progress: Progress) -> bool:
+        """True when one more panel still fits, counting those in flight."""
+        if self.max_cost is None:
+            return True
+        drafted = progress.done + progress.failed
+        per_panel = progress.cost_usd / drafted if drafted else self.estimate_per_panel
+        projected = progress.cost_usd + per_panel * (progress.in_flight + 1)
+        return projected <= self.max_cost
+
+
+def estimate_panel_cost(ctx: RunContext, personas: list[Persona], launch: Launch) -> float:
+    """A first guess at a panel's cost before any has finished (prompt size, 300 out)."""
+    total = 0.0
+    for persona in personas:
+        prompt = ctx.prompts.system(persona) + ctx.prompts.review(persona, launch)
+        total += ctx.prices.cost(
+            ctx.models.for_persona(persona), input_tokens=len(prompt) // 4, output_tokens=300
+        )
+    return total
+
+
+async def draft_item(
+    ctx: RunContext, run_id: int, launch: Launch, personas: list[Persona], progress: Progress
+) -> None:
+    """Draft one launch of a run, counting and recording its outcome; never raises for a
+    panel that could not be drafted (the next run of the queue tries it again)."""
+    try:
+        panel = await draft_panel(ctx, launch, personas)
+    except Exception as exc:
+        # An editor changed the panel meanwhile, or a bug: counted and recorded, so the
+        # summary, the exit code and the next run all see it.
+        message = str(exc) if isinstance(exc, PanelError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, PanelError):
+            log.error("drafting %s failed", launch.slug, exc_info=exc)
+        progress.crashed += 1
+        progress.errors.append(f"{launch.slug}: {message}")
+        record_item(ctx.store, run_id, launch.slug, "error", 0.0, message)
+        return
+    cost = panel_cost(panel)
+    progress.cost_usd += cost
+    progress.tokens += panel_tokens(panel)
+    failed = any(r.failed for r in panel.reviews)
+    if failed:
+        progress.failed += 1
+        names = ", ".join(r.persona_id for r in panel.reviews if r.failed)
+        progress.errors.append(f"{launch.slug}: failed reviews: {names}")
+    else:
+        progress.done += 1
+    record_item(ctx.store, run_id, launch.slug, "failed" if failed else "done", cost)
+
+
+async def run_batch(
+    ctx: RunContext,
+    path: Path,
+    personas: list[Persona],
+    *,
+    concurrency: int = 4,
+    max_cost: float | None = None,
+    skip_invalid: bool = False,
+    fresh: bool = False,
+    check: QueueCheck | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Progress:
+    """Draft every valid launch of a queue; returns the final counters."""
+    check = check or checked_queue(path, skip_invalid=skip_invalid)
+    run_id, done = start_run(ctx, path, check.digest, fresh=fresh)
+    progress = Progress(total=check.valid)
+    budget: Budget | None = None
+    slots = asyncio.Semaphore(max(1, concurrency))
+    tasks: set[asyncio.Task[None]] = set()
+    notify = on_progress or (lambda _p: None)
+
+    async def one(launch: Launch) -> None:
+        try:
+            await draft_item(ctx, run_id, launch, personas, progress)
+        finally:
+            progress.in_flight -= 1
+            slots.release()
+            notify(progress)
+
+    status = "finished"
+    try:
+        for launch in valid_launches(path):
+            if launch.slug in done:
+                progress.skipped += 1
+                notify(progress)
+                continue
+            await slots.acquire()
+            if budget is None:
+                budget = Budget(max_cost, estimate_panel_cost(ctx, personas, launch))
+            if not budget.allows(progress):
+                slots.release()
+                progress.stopped_for_budget = (
+                    f"stopped before {launch.slug}: projected spend would pass "
+                    f"${max_cost:.2f} (spent ${progress.cost_usd:.4f})"
+                )
+                status = "stopped"
+                break
+            progress.in_flight += 1
+            notify(progress)
+            task = asyncio.create_task(one(launch))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=False)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        finish_run(ctx, run_id, "interrupted", f"{progress.finished} of {progress.total} finished")
+        raise
+    if status == "finished" and (progress.failed or progress.crashed):
+        status = "incomplete"  # the next run of the queue drafts these again
+    finish_run(ctx, run_id, status, progress.stopped_for_budget or progress.summary_note())
+    notify(progress)
+    return progress

@@ -1,0 +1,74 @@
+"""The `panel` command group, its global options and what commands share (no commands here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from panel.drafting.context import RunContext, build_context, load_settings
+from panel.editors import current_editor
+from panel.paths import default_db
+from panel.safe_text import inert
+from panel.store import Store, open_store
+
+
+@dataclass
+class Env:
+    """Global options shared by every command."""
+
+    db: Path
+    debug: bool
+    editor_name: str | None
+
+    def store(self) -> Store:
+        """Open the database."""
+        return open_store(self.db)
+
+    @property
+    def editor(self) -> str:
+        """Who is acting."""
+        return current_editor(self.editor_name)
+
+
+pass_env = click.make_pass_decorator(Env)
+kind_option = click.option(
+    "--kind",
+    type=click.Choice(["panel", "comparison"]),
+    default=None,
+    help="Needed only when a slug names both a panel and a comparison.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Database file (default: $PANEL_DB or outputs/panel.db).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.option("--editor-name", default=None, help="Your name for the audit trail.")
+@click.version_option(package_name="panel")
+@click.pass_context
+def cli(ctx: click.Context, db: Path | None, debug: bool, editor_name: str | None) -> None:
+    """Reviewer panels for newly launched AI and developer tools."""
+    ctx.obj = Env(db or default_db(), debug, editor_name)
+
+
+def run_context(env: Env, store: Store, model: str | None) -> RunContext:
+    """The RunContext for a command (panel.toml read now), printing the model notice."""
+    return build_context(
+        store,
+        load_settings(),
+        model=model,
+        editor=env.editor,
+        notify=lambda text: click.echo(inert(text), err=True),
+    )
+
+
+def exit_with(code: int) -> None:
+    """End the command with exit ``code`` (0: just return)."""
+    if code:
+        click.get_current_context().exit(code)

@@ -1,0 +1,147 @@
+"""`panel draft`, `show`, `list`, `logs`, `costs`: drafting a panel and reading the store."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import click
+
+from panel.cli import console as views
+from panel.cli.app import Env, cli, exit_with, kind_option, pass_env, run_context
+from panel.drafting import diversity
+from panel.drafting.generate import draft_panel
+from panel.drafting.personas import load_personas, select
+from panel.drafting.prices import GROUPINGS, price_table, summarise
+from panel.errors import outcome_code
+from panel.launches import load_launch
+from panel.pages.reads import split_read
+from panel.records import Comparison, ToolPanel
+from panel.safe_text import inert
+from panel.status import load_record, resolve_kind
+from panel.votes import get_votes
+
+HISTORY_SHOWN = 5
+
+
+@cli.command()
+@click.argument("launch_file", type=click.Path(path_type=Path))
+@click.option("--model", "-m", default=None, help="Model id, e.g. local:smollm2.")
+@click.option("--persona", "-p", "persona_ids", multiple=True, help="Only these personas.")
+@click.option("--fresh", is_flag=True, help="Ask the models again: bypass the response cache.")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored record as JSON.")
+@pass_env
+def draft(
+    env: Env,
+    launch_file: Path,
+    model: str | None,
+    persona_ids: tuple[str, ...],
+    fresh: bool,
+    as_json: bool,
+) -> None:
+    """Draft the panel of a launch file (a new revision if it exists).
+
+    Exits 0 when every review is valid, 5 when some reviewers failed, 6 when all did.
+    """
+    launch = load_launch(launch_file)
+    personas = load_personas()
+    chosen = select(personas, persona_ids)
+    with env.store() as store:
+        ctx = run_context(env, store, model)
+        ctx.use_cache = not fresh
+        panel = asyncio.run(draft_panel(ctx, launch, chosen, all_personas=personas))
+    if panel.diversity is None and (note := diversity.unavailable()):
+        click.echo(f"notice: {note}", err=True)
+    if as_json:
+        click.echo(panel.model_dump_json(indent=2))
+    else:
+        out = views.make_console()
+        out.print(views.scorecard(panel))
+        out.print(views.panel_summary(panel))
+    drafted = [r for r in panel.reviews if r.persona_id in {p.id for p in chosen}]
+    failed = [r for r in drafted if r.failed]
+    for review in failed:
+        click.echo(inert(f"panel: {review.persona_id} failed: {review.error}"), err=True)
+    exit_with(outcome_code(ok=len(drafted) - len(failed), bad=len(failed)))
+
+
+@cli.command()
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+@kind_option
+@pass_env
+def show(env: Env, slug: str, as_json: bool, kind: str | None) -> None:
+    """Show one panel or comparison, with its recent history."""
+    with env.store() as store:
+        resolved = resolve_kind(store, slug, kind)  # type: ignore[arg-type]
+        record = load_record(store, resolved, slug)
+        entries = store.history(resolved, slug)
+        panels = (
+            [store.get_panel(record.a_slug), store.get_panel(record.b_slug)]
+            if isinstance(record, Comparison)
+            else []
+        )
+        votes = {p.slug: get_votes(store, p.slug) for p in panels}
+    if as_json:
+        click.echo(record.model_dump_json(indent=2))
+        return
+    out = views.make_console()
+    if isinstance(record, ToolPanel):
+        out.print(views.scorecard(record))
+        out.print(views.panel_summary(record))
+    else:
+        out.print(views.comparison_table(panels[0], panels[1], votes))
+        out.print(views.plain(split_read(panels[0], panels[1])))
+        out.print(f"{record.slug} · rev {record.revision} · {record.status.value}")
+    shown = entries[-HISTORY_SHOWN:]
+    out.print(views.history(shown))
+    if len(entries) > len(shown):
+        out.print(f"({len(entries) - len(shown)} earlier entries: `panel history {slug}`)")
+
+
+@cli.command(name="list")
+@pass_env
+def list_(env: Env) -> None:
+    """List stored panels."""
+    with env.store() as store:
+        panels = store.list_panels()
+    if not panels:
+        click.echo("No panels yet: run `panel draft LAUNCH_FILE`.")
+        return
+    views.make_console().print(views.panel_list(panels))
+
+
+@cli.command()
+@click.option("-n", "limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@pass_env
+def logs(env: Env, limit: int) -> None:
+    """Show the latest model calls from the call log."""
+    with env.store() as store:
+        rows = store.recent_calls(limit)
+    if not rows:
+        click.echo("The call log is empty.")
+        return
+    views.make_console().print(views.call_log(rows))
+
+
+@cli.command()
+@click.option(
+    "--by",
+    type=click.Choice(sorted(GROUPINGS)),
+    default="day",
+    show_default=True,
+    help="Group the call log by day, model or panel.",
+)
+@click.option("--since", default=None, help="Only calls on or after this date (YYYY-MM-DD).")
+@pass_env
+def costs(env: Env, by: str, since: str | None) -> None:
+    """Summarise spend from the call log."""
+    with env.store() as store:
+        rows = summarise(store.conn, by, since)
+    if not rows:
+        click.echo("The call log is empty.")
+        return
+    unpriced = [m for m in {r.key for r in rows} if by == "model" and not price_table().price(m)]
+    views.make_console().print(views.cost_table(by, rows))
+    if unpriced:
+        click.echo(f"note: no price for {', '.join(sorted(unpriced))}; add it to PANEL_PRICES")

@@ -1,0 +1,1 @@
+"""Drafting a panel: the run context, personas, prompts, model calls, retries, quality reads."""

@@ -1,0 +1,102 @@
+"""Optional ``panel.toml``: default model, per-persona models, provider options.
+
+Looked up at $PANEL_CONFIG, else ./panel.toml. Example::
+
+    model = "anthropic:claude-haiku-4-5"     # default for every persona
+
+    [personas]                              # a jury from several model families
+    skeptic = "openai:gpt-5-mini"
+
+    [providers.openai]                      # any OpenAI-compatible server
+    base_url = "http://127.0.0.1:8080/v1"
+    mode = "auto"                           # json_schema, falling back to json_object
+
+    [retry]                                 # the retry policy (panel.retry.RetryPolicy)
+    rate_limit_budget_seconds = 120         # waiting out 429/529s, per review
+    review_deadline_seconds = 300           # one review, every retry and re-ask included
+    panel_deadline_seconds = 600            # the reviews of one panel
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from panel.drafting.retry import DEFAULT_POLICY, RetryPolicy
+from panel.errors import UsageError
+
+KNOWN_KEYS = {"model", "personas", "providers", "retry"}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings of panel.toml (all optional)."""
+
+    model: str | None = None
+    personas: dict[str, str] = field(default_factory=dict)
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path: Path | None = None
+    policy: RetryPolicy = DEFAULT_POLICY
+    """The retry policy, from the defaults and the ``[retry]`` table."""
+
+
+def config_path() -> Path | None:
+    """$PANEL_CONFIG (which must exist), else ./panel.toml when present."""
+    env = os.environ.get("PANEL_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("panel.toml")
+    return local if local.is_file() else None
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read and check the config; a problem names the file and key."""
+    path = path or config_path()
+    if path is None:
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: config file not found (PANEL_CONFIG)") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    unknown = set(data) - KNOWN_KEYS
+    if unknown:
+        raise UsageError(
+            f"{path}: unknown key {sorted(unknown)[0]!r} (allowed: {', '.join(sorted(KNOWN_KEYS))})"
+        )
+    model = data.get("model")
+    personas = data.get("personas", {})
+    providers = data.get("providers", {})
+    if model is not None and not isinstance(model, str):
+        raise UsageError(f"{path}: model must be a string like 'local:smollm2'")
+    if not isinstance(personas, dict) or not all(isinstance(v, str) for v in personas.values()):
+        raise UsageError(f"{path}: [personas] maps persona ids to model ids (strings)")
+    if not isinstance(providers, dict) or not all(isinstance(v, dict) for v in providers.values()):
+        raise UsageError(f"{path}: [providers.NAME] tables hold provider options")
+    policy = retry_policy(path, data.get("retry", {}))
+    return Config(model, dict(personas), {k: dict(v) for k, v in providers.items()}, path, policy)
+
+
+def retry_policy(path: Path, table: object) -> RetryPolicy:
+    """The default policy with the ``[retry]`` table's values; each must be a positive number."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [retry] is a table of retry settings")
+    known = {f.name for f in fields(RetryPolicy)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise UsageError(
+                f"{path}: unknown key {key!r} in [retry] (allowed: {', '.join(sorted(known))})"
+            )
+        default = getattr(DEFAULT_POLICY, key)
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        number = whole or isinstance(value, float)
+        if not number or value <= 0 or (isinstance(default, int) and not whole):
+            kind = "a whole number" if isinstance(default, int) else "a number of seconds"
+            raise UsageError(f"{path}: [retry] {key} must be {kind} above 0, like {default!r}")
+        values[key] = type(default)(value)
+    return replace(DEFAULT_POLICY, **values)

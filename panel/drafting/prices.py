@@ -1,0 +1,122 @@
+"""The price table and the cost of a call: the one place money is computed."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from panel.errors import UsageError
+
+DEFAULT_PRICES = Path(__file__).resolve().parent.parent / "data" / "prices.toml"
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """Prices by model id, with provider wildcards."""
+
+    models: dict[str, Price]
+    batch_discount: float = 0.5
+
+    def price(self, model_id: str) -> Price | None:
+        """The price of ``model_id`` (exact id, then ``provider:*``), or None."""
+        provider = model_id.partition(":")[0]
+        return self.models.get(model_id) or self.models.get(f"{provider}:*")
+
+    def cost(
+        self,
+        model_id: str,
+        *,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        batch: bool = False,
+    ) -> float:
+        """USD for one call; unknown models cost 0 (and `panel costs` flags them)."""
+        price = self.price(model_id)
+        if price is None:
+            return 0.0
+        total = (
+            input_tokens * price.input
+            + output_tokens * price.output
+            + cache_read_tokens * price.cache_read
+            + cache_write_tokens * price.cache_write
+        ) / 1_000_000
+        return total * (self.batch_discount if batch else 1.0)
+
+
+def parse_prices(path: Path) -> PriceTable:
+    """Read a price table file; a bad entry names the file and model."""
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: price table not found (PANEL_PRICES)") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: invalid TOML: {exc}") from None
+    models: dict[str, Price] = {}
+    for model_id, entry in data.get("models", {}).items():
+        try:
+            models[model_id] = Price(**{k: float(v) for k, v in entry.items()})
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"{path}: models.{model_id}: {exc}") from None
+    return PriceTable(models, float(data.get("batch_discount", 0.5)))
+
+
+@cache
+def _cached(path: Path) -> PriceTable:
+    return parse_prices(path)
+
+
+def price_table() -> PriceTable:
+    """The active price table: $PANEL_PRICES or the bundled one."""
+    return _cached(Path(os.environ.get("PANEL_PRICES") or DEFAULT_PRICES))
+
+
+GROUPINGS = {
+    "day": "substr(at, 1, 10)",
+    "model": "model",
+    "panel": "coalesce(panel_slug, '-')",
+}
+
+
+def summarise(conn: sqlite3.Connection, by: str, since: str | None = None) -> list[CostRow]:
+    """Calls, tokens and cost from the call log, grouped by day, model or panel."""
+    if by not in GROUPINGS:
+        raise UsageError(f"cannot group costs by {by!r}; use one of {', '.join(GROUPINGS)}")
+    key = GROUPINGS[by]
+    where, params = ("WHERE at >= ?", (since,)) if since else ("", ())
+    rows = conn.execute(
+        f"SELECT {key} AS k, COUNT(*), SUM(cached), SUM(error IS NOT NULL), SUM(input_tokens), "
+        f"SUM(output_tokens), SUM(cache_read_tokens), SUM(cost_usd) FROM calls {where} "
+        f"GROUP BY k ORDER BY k",
+        params,
+    )
+    return [CostRow(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One group of the cost summary."""
+
+    key: str
+    calls: int
+    cached: int
+    errors: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cost_usd: float

@@ -1,0 +1,1 @@
+"""Published pages: rendering, publishing, and the reads a page shows."""

@@ -1,0 +1,72 @@
+"""The reads a page shows beside the reviews: the split between two tools, the pricing remarks."""
+
+from __future__ import annotations
+
+import re
+
+from panel.records import Review, ToolPanel, Verdict, percent
+
+BUSINESS_PERSONA = "business"
+"""The persona whose quote carries the pricing read."""
+_PRICING = re.compile(
+    r"pric|\$|€|£|per[ -](?:seat|token|user|month|call|request)|free|paid|subscri|"
+    r"licen[cs]|tier|billing|metered|cost",
+    re.IGNORECASE,
+)
+
+
+def _rank(panel: ToolPanel) -> tuple[float, str, str]:
+    share = panel.ship_share if panel.ship_share is not None else -1.0
+    return (-share, panel.launch.name.casefold(), panel.slug)
+
+
+def reviewer_label(review: Review) -> str:
+    """How a sentence names a reviewer: 'The Skeptic' reads as 'the skeptic'."""
+    name = review.persona_name.strip() or review.persona_id
+    first, _, rest = name.partition(" ")
+    if first == "The" and rest:
+        return f"the {rest.lower()}"
+    return name
+
+
+def _join(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _tally(panel: ToolPanel) -> str:
+    failed = sum(1 for r in panel.reviews if r.verdict is None)
+    return f"{panel.ship_count}/{panel.verdict_count}" + (f" ({failed} failed)" if failed else "")
+
+
+def split_read(a: ToolPanel, b: ToolPanel) -> str:
+    """One line reading the reviewer split, the same whichever tool is given first.
+
+    Tools are ordered by ship share, then name, then slug, never by argument position:
+    e.g. "B: 4/4 ship; A: 2/4 — the skeptic and the operator skip A".
+    """
+    first, second = sorted((a, b), key=_rank)
+    head = f"{first.launch.name}: {_tally(first)} ship; {second.launch.name}: {_tally(second)}"
+    if first.ship_share is not None and first.ship_share == second.ship_share:
+        head = f"Tied at {percent(first.ship_share)} — " + head
+    clauses = []
+    for panel in (first, second):
+        if panel.verdict_count == 0:
+            clauses.append(f"no reviewer has a verdict on {panel.launch.name} yet")
+            continue
+        skippers = [reviewer_label(r) for r in panel.reviews if r.verdict is Verdict.SKIP]
+        if skippers:
+            verb = "skips" if len(skippers) == 1 else "skip"
+            clauses.append(f"{_join(skippers)} {verb} {panel.launch.name}")
+    if not clauses:
+        clauses.append("every reviewer ships both")
+    return f"{head} — {'; '.join(clauses)}"
+
+
+def pricing_remarks(panel: ToolPanel) -> str | None:
+    """The business reviewer's sentences about pricing, or None when there are none."""
+    review = panel.review(BUSINESS_PERSONA)
+    if review is None or review.failed or not review.quote:
+        return None
+    sentences = re.split(r"(?<=[.!?])\s+", review.quote.strip())
+    remarks = [s for s in sentences if _PRICING.search(s)]
+    return " ".join(remarks[:3]) or None
