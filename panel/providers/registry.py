@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +15,8 @@ Factory = Callable[..., Provider]
 # Built-ins are named by module so that each SDK is imported only when used.
 _BUILTIN: dict[str, str] = {
     "local": "panel.providers.local:LocalProvider",
-    "anthropic": "panel.providers.anthropic:AnthropicProvider",
-    "openai": "panel.providers.openai:OpenAIProvider",
+    "anthropic": "panel.providers.anthropic.client:AnthropicProvider",
+    "openai": "panel.providers.openai.client:OpenAIProvider",
     "fake": "panel.providers.fake:FakeProvider",
 }
 _factories: dict[str, Factory] = {}
@@ -66,6 +67,14 @@ def _load_builtin(name: str) -> Factory:
     module_name, _, attr = _BUILTIN[name].partition(":")
     cls: Factory = getattr(importlib.import_module(module_name), attr)
     return cls
+
+
+def option_names(name: str) -> list[str]:
+    """The options provider ``name`` takes (its constructor's keyword parameters)."""
+    factory = _factories.get(name) or _load_builtin(name)
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = inspect.signature(factory).parameters.values()
+    return sorted(p.name for p in parameters if p.kind in kinds)
 
 
 def get_provider(name: str) -> Provider:

@@ -10,7 +10,7 @@ import pytest
 from anthropic.types.messages import MessageBatchIndividualResponse
 
 from panel.providers.anthropic import NO_KEY, AnthropicProvider, Structured
-from panel.providers.anthropic_batch import _item
+from panel.providers.anthropic.batch import result_item
 from panel.providers.base import (
     AnswerError,
     Message,
@@ -101,7 +101,7 @@ async def test_auto_falls_back_to_a_tool_when_output_format_is_rejected(
     assert json.loads(first.text) and json.loads(second.text)
     bodies = fake_server.bodies("/v1/messages")
     assert ["tools" in body for body in bodies] == [False, True, True]
-    [record] = [r for r in caplog.records if r.name == "panel.providers.anthropic"]
+    [record] = [r for r in caplog.records if r.name == "panel.providers.anthropic.client"]
     assert "forced strict tool" in record.message
 
 
@@ -286,7 +286,7 @@ def test_a_batch_answer_of_the_wrong_shape_is_an_errored_item() -> None:
     error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     result = {"type": "succeeded", "message": error}
     line = MessageBatchIndividualResponse.construct(custom_id="a", result=result)
-    item = _item(line, REQUEST)
+    item = result_item(line, REQUEST)
     assert item.outcome == "errored" and item.error is not None
     assert isinstance(item.error, ProviderError) and item.error.retryable
     assert "(overloaded_error): Overloaded" in item.error.message

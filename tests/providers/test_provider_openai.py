@@ -44,7 +44,7 @@ async def fail(provider: OpenAIProvider) -> ProviderError:
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     """Messages this provider logged."""
-    return [r.getMessage() for r in caplog.records if r.name == "panel.providers.openai"]
+    return [r.getMessage() for r in caplog.records if r.name == "panel.providers.openai.client"]
 
 
 async def test_chat_answer_usage_and_wire_request(fake_server: FakeServer) -> None:

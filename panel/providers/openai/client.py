@@ -11,20 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, TypeVar, cast
+from collections.abc import Awaitable
+from typing import ClassVar, Literal, Protocol, TypeVar
 
 import httpx2
 import openai
 import pydantic
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
-from openai.types.chat.completion_create_params import (
-    CompletionCreateParamsNonStreaming,
-    ResponseFormat,
-)
-from openai.types.responses import EasyInputMessageParam
-from openai.types.responses.response_create_params import ResponseCreateParamsNonStreaming
+from openai.types.chat import ChatCompletion
 
 from panel.providers.base import (
     LoopBound,
@@ -33,22 +27,24 @@ from panel.providers.base import (
     Provider,
     ProviderError,
     body_text,
-    parse_retry_after,
-    retryable_status,
 )
-from panel.providers.openai_answers import read_chat, read_responses
+from panel.providers.openai.batch import OpenAIBatches
+from panel.providers.openai.wire import (
+    OPENAI,
+    OPENAI_URL,
+    chat_params,
+    endpoint_missing,
+    read_chat,
+    read_responses,
+    rejects_json_schema,
+    responses_params,
+    status_error,
+)
 from panel.providers.replies import http_client, received
-
-if TYPE_CHECKING:
-    from panel.providers.openai_batch import OpenAIBatches
 
 Mode = Literal["auto", "json_schema", "json_object"]
 Api = Literal["chat", "responses"]
-OPENAI_URL = "https://api.openai.com/v1"
 NO_KEY = "OPENAI_API_KEY is not set; export it or pass --model local:smollm2"
-REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
-"""Models that accept only the default temperature."""
-_UNSUPPORTED_HINTS = ("json_object", "support", "literal_error", "input should be", "unrecogni")
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -108,10 +104,10 @@ class OpenAIProvider(Provider):
     @property
     def _source(self) -> str:
         """Who answered, for messages: the OpenAI API, or a compatible server's URL."""
-        return "the OpenAI API" if self.base_url == OPENAI_URL else self.base_url
+        return OPENAI if self.base_url == OPENAI_URL else self.base_url
 
     @property
-    def _compatible(self) -> bool:
+    def compatible(self) -> bool:
         """Whether this is a third-party server, where format fallbacks are allowed."""
         return self._base_url is not None and self.base_url != OPENAI_URL
 
@@ -126,8 +122,8 @@ class OpenAIProvider(Provider):
             http_client=http_client(openai.DefaultAsyncHttpxClient, self._timeout, self._transport),
         )
 
-    def _client(self) -> AsyncOpenAI:
-        """The SDK client for the running event loop."""
+    def client(self) -> AsyncOpenAI:
+        """The authenticated SDK client for the running event loop."""
         if not self._api_key:
             raise ProviderError(NO_KEY, retryable=False)
         return self._sdk.get()
@@ -138,12 +134,12 @@ class OpenAIProvider(Provider):
 
     async def generate(self, model: str, request: ModelRequest) -> ModelResponse:
         """One structured call; raises ProviderError or AnswerError on failure."""
-        client = self._client()
+        client = self.client()
         if self.uses_responses():
             try:
                 return await self._responses(client, model, request)
             except ProviderError as exc:
-                if not (self.mode == "auto" and self._compatible and _endpoint_missing(exc)):
+                if not (self.mode == "auto" and self.compatible and endpoint_missing(exc)):
                     raise
             self._chat_only_urls.add(self.base_url)
             log.warning(
@@ -158,7 +154,7 @@ class OpenAIProvider(Provider):
             answer = await self._chat_call(client, model, request, json_object=json_object)
         except ProviderError as exc:
             # OpenAI itself knows json_schema: its 400s are about the schema, not the format.
-            if json_object or not self._compatible or not _rejects_json_schema(exc):
+            if json_object or not self.compatible or not rejects_json_schema(exc):
                 raise
             if self.mode != "auto":
                 message = (
@@ -182,7 +178,7 @@ class OpenAIProvider(Provider):
     async def _chat_call(
         self, client: AsyncOpenAI, model: str, request: ModelRequest, *, json_object: bool
     ) -> tuple[ChatCompletion, str | None]:
-        params = chat_params(model, request, json_object=json_object, compatible=self._compatible)
+        params = chat_params(model, request, json_object=json_object, compatible=self.compatible)
         call = client.chat.completions.with_raw_response.create(**params)
         return await self._parsed(call, model, "/chat/completions")
 
@@ -198,14 +194,14 @@ class OpenAIProvider(Provider):
         self, call: Awaitable[RawAnswer[T]], model: str, path: str
     ) -> tuple[T, str | None]:
         """An SDK call's parsed answer and its body text (kept as raw when it is unusable)."""
-        answer = await self._call(call, model, path)
+        answer = await self.call(call, model, path)
 
         async def parse() -> T:
             return answer.parse()
 
         body = body_text(answer.http_response)
         try:
-            return await self._call(parse(), model, path), body
+            return await self.call(parse(), model, path), body
         except ProviderError as exc:
             exc.raw = body  # the body as it came, not as the parser decoded it
             raise
@@ -221,16 +217,14 @@ class OpenAIProvider(Provider):
 
     def batches(self) -> OpenAIBatches:
         """The Batch API (half price, results within 24 hours)."""
-        from panel.providers.openai_batch import OpenAIBatches
-
         return OpenAIBatches(self)
 
-    async def _call(self, call: Awaitable[T], model: str, path: str) -> T:
+    async def call(self, call: Awaitable[T], model: str, path: str) -> T:
         """Await an SDK call, turning its exceptions into classified ProviderErrors."""
         try:
             return await call
         except openai.APIStatusError as exc:
-            raise _status_error(exc, model, self.base_url, path) from exc
+            raise status_error(exc, model, self.base_url, path) from exc
         except openai.APITimeoutError as exc:
             message = f"{self.base_url} did not answer within {self._timeout:g}s"
             raise ProviderError(message, retryable=True) from exc
@@ -248,133 +242,3 @@ class OpenAIProvider(Provider):
         ) as exc:
             message = f"unreadable response from {self.base_url} ({type(exc).__name__}: {exc})"
             raise ProviderError(message, retryable=True, raw=received(exc)) from exc
-
-
-def _temperature(model: str, request: ModelRequest) -> float | None:
-    """The temperature to send: none for reasoning models, which reject anything but 1."""
-    return None if model.startswith(REASONING_PREFIXES) else request.temperature
-
-
-def chat_params(
-    model: str, request: ModelRequest, *, json_object: bool, compatible: bool
-) -> CompletionCreateParamsNonStreaming:
-    """The Chat Completions parameters of a request (sent directly, or as a batch line)."""
-    messages: list[ChatCompletionMessageParam] = []
-    if request.system:
-        messages.append({"role": "system", "content": request.system})
-    for m in request.messages:
-        if m.role == "user":
-            messages.append({"role": "user", "content": m.content})
-        else:
-            messages.append({"role": "assistant", "content": m.content})
-    response_format: ResponseFormat
-    if json_object:
-        # llama.cpp's extension: json_object constrained by a schema (not in the SDK types).
-        response_format = cast(ResponseFormat, {"type": "json_object", "schema": request.schema})
-    else:
-        response_format = {
-            "type": "json_schema",
-            "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
-        }
-    params: CompletionCreateParamsNonStreaming = {
-        "model": model,
-        "messages": messages,
-        "response_format": response_format,
-    }
-    # OpenAI wants max_completion_tokens; compatible servers know max_tokens.
-    if compatible:
-        params["max_tokens"] = request.max_tokens
-    else:
-        params["max_completion_tokens"] = request.max_tokens
-    temperature = _temperature(model, request)
-    if temperature is not None:
-        params["temperature"] = temperature
-    return params
-
-
-def responses_params(model: str, request: ModelRequest) -> ResponseCreateParamsNonStreaming:
-    """The Responses API parameters of a request (sent directly, or as a batch line)."""
-    messages: list[EasyInputMessageParam] = [
-        {"role": m.role, "content": m.content} for m in request.messages
-    ]
-    params: ResponseCreateParamsNonStreaming = {
-        "model": model,
-        "input": list(messages),
-        "text": {
-            "format": {
-                "type": "json_schema",
-                "name": request.schema_name,
-                "schema": request.schema,
-                "strict": True,
-            }
-        },
-        "max_output_tokens": request.max_tokens,
-        "store": False,
-    }
-    if request.system:
-        params["instructions"] = request.system
-    temperature = _temperature(model, request)
-    if temperature is not None:
-        params["temperature"] = temperature
-    return params
-
-
-def _rejects_json_schema(exc: ProviderError) -> bool:
-    """Whether an error says the server does not know ``response_format: json_schema``."""
-    text = f"{exc.raw or ''} {exc.message}".lower()
-    mentions = "response_format" in text or "json_schema" in text
-    return (
-        exc.status in (400, 422, 500, 501)
-        and mentions
-        and any(hint in text for hint in _UNSUPPORTED_HINTS)
-    )
-
-
-def _endpoint_missing(exc: ProviderError) -> bool:
-    """Whether a 404 is about the URL (no such endpoint) rather than about the model."""
-    return exc.status == 404 and _not_an_api_error(exc.raw)
-
-
-def _not_an_api_error(raw: str | None) -> bool:
-    """Whether an error body lacks the OpenAI ``{"error": {...}}`` shape (e.g. a bare 404)."""
-    try:
-        body = json.loads(raw or "")
-    except ValueError:
-        return True
-    return not (isinstance(body, dict) and isinstance(body.get("error"), dict))
-
-
-def _status_error(
-    exc: openai.APIStatusError, model: str, base_url: str, path: str
-) -> ProviderError:
-    """Classify an HTTP error status: retryable or not, for how long, and the fix."""
-    status = exc.status_code
-    body = exc.body
-    detail = body.get("message") if isinstance(body, Mapping) else None
-    detail = str(detail or exc.message)
-    where = "" if base_url == OPENAI_URL else f" at {base_url}"
-    raw = body_text(exc.response)
-    if status in (401, 403):
-        message = f"OPENAI_API_KEY is not set or invalid{where} (status {status}): {detail}"
-    elif status == 404 and _not_an_api_error(raw):
-        message = f"no {path} endpoint at {base_url}: check OPENAI_BASE_URL (status 404)"
-    elif status == 404:
-        message = f"model {model!r} not found{where}: check --model (status 404: {detail})"
-    elif exc.code == "insufficient_quota":
-        # A 429 that no wait cures: the account's quota or credit is used up.
-        message = (
-            f"the OpenAI account{where} is out of quota (status {status}, insufficient_quota): "
-            f"add credit or use another OPENAI_API_KEY ({detail})"
-        )
-    elif retryable_status(status):
-        kind = body.get("type") if isinstance(body, Mapping) else None
-        message = f"OpenAI API{where} failed (status {status}, {kind or 'error'}): {detail}"
-    else:
-        message = f"the OpenAI API{where} rejected the request (status {status}): {detail}"
-    return ProviderError(
-        message,
-        retryable=retryable_status(status) and exc.code != "insufficient_quota",
-        retry_after=parse_retry_after(exc.response.headers),
-        status=status,
-        raw=raw,
-    )

@@ -1,31 +1,124 @@
-"""Reading OpenAI answers (Chat Completions and Responses), direct or from a batch.
+"""The OpenAI wire format: request parameters, reading answers, error statuses.
 
-Each answer is checked first (the SDK builds its models without validation): one with
-a field we read missing or of another type is a ProviderError with the body as raw.
-Then its text and usage are read, and refusals, filtered and cut-off answers become
-AnswerErrors.
+Pure functions, no client: the same parameters go out as a direct call or a batch line,
+and the same readers check a direct answer or a batch result. Each answer is checked
+first (the SDK builds its models without validation): one with a field we read missing
+or of another type is a ProviderError with the body as raw. Then its text and usage are
+read, and refusals, filtered and cut-off answers become AnswerErrors.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from types import NoneType
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
-from openai.types.chat import ChatCompletion, ChatCompletionMessage
+import openai
+from openai.types.chat import ChatCompletion, ChatCompletionMessage, ChatCompletionMessageParam
+from openai.types.chat.completion_create_params import (
+    CompletionCreateParamsNonStreaming,
+    ResponseFormat,
+)
 from openai.types.completion_usage import CompletionUsage, PromptTokensDetails
 from openai.types.responses import (
+    EasyInputMessageParam,
     Response,
     ResponseOutputMessage,
     ResponseOutputRefusal,
     ResponseUsage,
 )
 from openai.types.responses.response import IncompleteDetails
+from openai.types.responses.response_create_params import ResponseCreateParamsNonStreaming
 from openai.types.responses.response_usage import InputTokensDetails
 
-from panel.providers.base import AnswerError, ModelRequest, ModelResponse
+from panel.providers.base import (
+    AnswerError,
+    ModelRequest,
+    ModelResponse,
+    ProviderError,
+    body_text,
+    parse_retry_after,
+    retryable_status,
+)
 from panel.providers.replies import Fields, not_an_object, unexpected, wrong_fields
 
+OPENAI_URL = "https://api.openai.com/v1"
 OPENAI = "the OpenAI API"
+REASONING_PREFIXES = ("gpt-5", "o1", "o3", "o4")
+"""Models that accept only the default temperature."""
+_UNSUPPORTED_HINTS = ("json_object", "support", "literal_error", "input should be", "unrecogni")
+
+
+def _temperature(model: str, request: ModelRequest) -> float | None:
+    """The temperature to send: none for reasoning models, which reject anything but 1."""
+    return None if model.startswith(REASONING_PREFIXES) else request.temperature
+
+
+def chat_params(
+    model: str, request: ModelRequest, *, json_object: bool, compatible: bool
+) -> CompletionCreateParamsNonStreaming:
+    """The Chat Completions parameters of a request (sent directly, or as a batch line)."""
+    messages: list[ChatCompletionMessageParam] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    for m in request.messages:
+        if m.role == "user":
+            messages.append({"role": "user", "content": m.content})
+        else:
+            messages.append({"role": "assistant", "content": m.content})
+    response_format: ResponseFormat
+    if json_object:
+        # llama.cpp's extension: json_object constrained by a schema (not in the SDK types).
+        response_format = cast(ResponseFormat, {"type": "json_object", "schema": request.schema})
+    else:
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": True},
+        }
+    params: CompletionCreateParamsNonStreaming = {
+        "model": model,
+        "messages": messages,
+        "response_format": response_format,
+    }
+    # OpenAI wants max_completion_tokens; compatible servers know max_tokens.
+    if compatible:
+        params["max_tokens"] = request.max_tokens
+    else:
+        params["max_completion_tokens"] = request.max_tokens
+    temperature = _temperature(model, request)
+    if temperature is not None:
+        params["temperature"] = temperature
+    return params
+
+
+def responses_params(model: str, request: ModelRequest) -> ResponseCreateParamsNonStreaming:
+    """The Responses API parameters of a request (sent directly, or as a batch line)."""
+    messages: list[EasyInputMessageParam] = [
+        {"role": m.role, "content": m.content} for m in request.messages
+    ]
+    params: ResponseCreateParamsNonStreaming = {
+        "model": model,
+        "input": list(messages),
+        "text": {
+            "format": {
+                "type": "json_schema",
+                "name": request.schema_name,
+                "schema": request.schema,
+                "strict": True,
+            }
+        },
+        "max_output_tokens": request.max_tokens,
+        "store": False,
+    }
+    if request.system:
+        params["instructions"] = request.system
+    temperature = _temperature(model, request)
+    if temperature is not None:
+        params["temperature"] = temperature
+    return params
+
+
 RETRYABLE_ERRORS = frozenset(
     {"server_error", "rate_limit_exceeded", "requests", "tokens", "timeout"}
     | {"api_error", "overloaded_error", "rate_limit_error", "timeout_error"}
@@ -211,3 +304,62 @@ def read_responses(
         limit = request.max_tokens
         raise AnswerError(f"the answer was cut off ({reason}, max_tokens={limit})", response)
     return response
+
+
+def rejects_json_schema(exc: ProviderError) -> bool:
+    """Whether an error says the server does not know ``response_format: json_schema``."""
+    text = f"{exc.raw or ''} {exc.message}".lower()
+    mentions = "response_format" in text or "json_schema" in text
+    return (
+        exc.status in (400, 422, 500, 501)
+        and mentions
+        and any(hint in text for hint in _UNSUPPORTED_HINTS)
+    )
+
+
+def endpoint_missing(exc: ProviderError) -> bool:
+    """Whether a 404 is about the URL (no such endpoint) rather than about the model."""
+    return exc.status == 404 and _not_an_api_error(exc.raw)
+
+
+def _not_an_api_error(raw: str | None) -> bool:
+    """Whether an error body lacks the OpenAI ``{"error": {...}}`` shape (e.g. a bare 404)."""
+    try:
+        body = json.loads(raw or "")
+    except ValueError:
+        return True
+    return not (isinstance(body, dict) and isinstance(body.get("error"), dict))
+
+
+def status_error(exc: openai.APIStatusError, model: str, base_url: str, path: str) -> ProviderError:
+    """Classify an HTTP error status: retryable or not, for how long, and the fix."""
+    status = exc.status_code
+    body = exc.body
+    detail = body.get("message") if isinstance(body, Mapping) else None
+    detail = str(detail or exc.message)
+    where = "" if base_url == OPENAI_URL else f" at {base_url}"
+    raw = body_text(exc.response)
+    if status in (401, 403):
+        message = f"OPENAI_API_KEY is not set or invalid{where} (status {status}): {detail}"
+    elif status == 404 and _not_an_api_error(raw):
+        message = f"no {path} endpoint at {base_url}: check OPENAI_BASE_URL (status 404)"
+    elif status == 404:
+        message = f"model {model!r} not found{where}: check --model (status 404: {detail})"
+    elif exc.code == "insufficient_quota":
+        # A 429 that no wait cures: the account's quota or credit is used up.
+        message = (
+            f"the OpenAI account{where} is out of quota (status {status}, insufficient_quota): "
+            f"add credit or use another OPENAI_API_KEY ({detail})"
+        )
+    elif retryable_status(status):
+        kind = body.get("type") if isinstance(body, Mapping) else None
+        message = f"OpenAI API{where} failed (status {status}, {kind or 'error'}): {detail}"
+    else:
+        message = f"the OpenAI API{where} rejected the request (status {status}): {detail}"
+    return ProviderError(
+        message,
+        retryable=retryable_status(status) and exc.code != "insufficient_quota",
+        retry_after=parse_retry_after(exc.response.headers),
+        status=status,
+        raw=raw,
+    )

@@ -1,25 +1,26 @@
 """The OpenAI Batch API: a JSONL file of requests, half price, results within 24 hours.
 
-Each line's body is built by :func:`panel.providers.openai.chat_params` (or
-``responses_params``) and each answer read by ``read_chat`` (``read_responses``), so
-a batch line is exactly the direct call it replaces.
+Each line's body is built by :func:`~panel.providers.openai.wire.chat_params` (or
+``responses_params``) and each answer read by ``read_chat`` (``read_responses``), so a
+batch line is exactly the direct call it replaces. The provider hands over its client,
+its error mapping and the request format it has settled on.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import pydantic
+from openai import AsyncOpenAI
 from openai.types import Batch
 from openai.types.chat import ChatCompletion
 from openai.types.responses import Response
 
 from panel.providers.base import AnswerError, ModelRequest, ProviderError, retryable_status
 from panel.providers.batching import BatchItem, BatchState, Outcome
-from panel.providers.openai import OpenAIProvider, chat_params, responses_params
-from panel.providers.openai_answers import read_chat, read_responses
+from panel.providers.openai.wire import chat_params, read_chat, read_responses, responses_params
 
 T = TypeVar("T")
 Endpoint = Literal["/v1/responses", "/v1/chat/completions"]
@@ -27,19 +28,49 @@ ENDED = frozenset({"completed", "expired", "cancelled", "failed"})
 NOT_RUN: dict[str, Outcome] = {"batch_expired": "expired", "batch_cancelled": "canceled"}
 
 
+class OpenAIClient(Protocol):
+    """What the batch API needs of its provider (an :class:`OpenAIProvider`)."""
+
+    @property
+    def base_url(self) -> str:
+        """Where requests go."""
+        ...
+
+    @property
+    def compatible(self) -> bool:
+        """Whether this is a third-party server."""
+        ...
+
+    def client(self) -> AsyncOpenAI:
+        """The authenticated SDK client for the running event loop."""
+        ...
+
+    def uses_responses(self) -> bool:
+        """Whether requests go to the Responses API."""
+        ...
+
+    def uses_json_object(self) -> bool:
+        """Whether chat requests use ``json_object`` + schema."""
+        ...
+
+    async def call(self, call: Awaitable[T], model: str, path: str) -> T:
+        """Await an SDK call, turning its exceptions into classified ProviderErrors."""
+        ...
+
+
 class OpenAIBatches:
-    """The Batch API of an :class:`OpenAIProvider` (or a compatible server that has one)."""
+    """The Batch API of an OpenAI provider (or a compatible server that has one)."""
 
     max_requests = 50_000
     max_bytes = 180_000_000
     """The API takes 200 MB files; a margin for the envelope."""
 
-    def __init__(self, provider: OpenAIProvider) -> None:
+    def __init__(self, provider: OpenAIClient) -> None:
         self.provider = provider
 
     async def _call(self, call: Awaitable[T], path: str, batch_id: str = "", model: str = "") -> T:
         try:
-            return await self.provider._call(call, model, path)
+            return await self.provider.call(call, model, path)
         except ProviderError as exc:
             if exc.status == 404 and batch_id:
                 message = f"no batch {batch_id} at {self.provider.base_url} (status 404)"
@@ -48,7 +79,7 @@ class OpenAIBatches:
 
     async def submit_batch(self, model: str, requests: Sequence[tuple[str, ModelRequest]]) -> str:
         """Upload the requests as a JSONL file and create a batch over it; returns its id."""
-        client = self.provider._client()
+        client = self.provider.client()
         endpoint: Endpoint = (
             "/v1/responses" if self.provider.uses_responses() else "/v1/chat/completions"
         )
@@ -76,11 +107,11 @@ class OpenAIBatches:
         if self.provider.uses_responses():
             return responses_params(model, request)
         json_object = self.provider.uses_json_object()
-        compatible = self.provider._compatible
+        compatible = self.provider.compatible
         return chat_params(model, request, json_object=json_object, compatible=compatible)
 
     async def _retrieve(self, batch_id: str) -> Batch:
-        client = self.provider._client()
+        client = self.provider.client()
         return await self._call(client.batches.retrieve(batch_id), "/batches", batch_id)
 
     async def batch_status(self, batch_id: str) -> BatchState:
@@ -89,7 +120,7 @@ class OpenAIBatches:
 
     async def cancel_batch(self, batch_id: str) -> BatchState:
         """Start cancelling the batch (requests already answered keep their results)."""
-        client = self.provider._client()
+        client = self.provider.client()
         return _state(await self._call(client.batches.cancel(batch_id), "/batches", batch_id))
 
     async def batch_results(
@@ -107,11 +138,11 @@ class OpenAIBatches:
             if file_id:
                 for line in (await self._file(file_id)).splitlines():
                     if line.strip():
-                        items.append(_item(json.loads(line), requests))
+                        items.append(result_item(json.loads(line), requests))
         return items
 
     async def _file(self, file_id: str) -> str:
-        client = self.provider._client()
+        client = self.provider.client()
         content = await self._call(client.files.content(file_id), "/files")
         return content.text
 
@@ -121,7 +152,8 @@ def _state(batch: Batch) -> BatchState:
     return BatchState(batch.status, batch.status in ENDED, counts)
 
 
-def _item(line: dict[str, Any], requests: Mapping[str, ModelRequest]) -> BatchItem:
+def result_item(line: dict[str, Any], requests: Mapping[str, ModelRequest]) -> BatchItem:
+    """One line of an output or error file as a batch item (``requests`` by custom_id)."""
     cid = str(line.get("custom_id"))
     response = line.get("response") or {}
     status = int(response.get("status_code") or 0)
