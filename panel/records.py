@@ -6,14 +6,18 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
-MAX_DESCRIPTION_CHARS = 8_000
-MAX_FIELD_CHARS = 400
-QUOTE_MIN_WORDS = 40
-QUOTE_MAX_WORDS = 260
+from panel.lengths import (
+    LEGACY_PRICING_PERSONA,
+    MAX_DESCRIPTION_CHARS,
+    MAX_FIELD_CHARS,
+    QUOTE_WORDS,
+    QUOTE_WORDS_ACCEPTED,
+    word_count,
+)
 
 
 def now() -> datetime:
@@ -26,11 +30,6 @@ def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:80].strip("-")
-
-
-def word_count(text: str) -> int:
-    """Number of whitespace-separated words in ``text``."""
-    return len(text.split())
 
 
 class Verdict(StrEnum):
@@ -111,7 +110,7 @@ class Persona(BaseModel):
     beat_cues: dict[str, list[str]] = Field(default_factory=dict)
     """Per beat (by index, as a string), cues whose presence suggests it is covered.
 
-    Cue syntax (see panel/quality.py): a word or phrase (whole words), ``stem*`` (a
+    Cue syntax (see panel/drafting/quality.py): a word or phrase (whole words), ``stem*`` (a
     prefix), or a special cue: ``@name``, ``@number``, ``@money``, ``@duration``,
     ``@verdict``. A beat without cues is not checked.
     """
@@ -121,6 +120,8 @@ class Persona(BaseModel):
     """Optional model id override, e.g. anthropic:claude-haiku-4-5."""
     order: int = 100
     """Position on the scorecard (lower first)."""
+    pricing_read: bool = False
+    """True for the one reviewer whose quote carries the pages' pricing read."""
     voice: str = ""
     """The body of the persona file: voice and rubric."""
     file_hash: str = ""
@@ -168,10 +169,9 @@ class ReviewOutput(BaseModel):
     def _quote(cls, value: str) -> str:
         value = " ".join(value.split())
         words = word_count(value)
-        if words < QUOTE_MIN_WORDS:
-            raise ValueError(f"quote has {words} words; write one paragraph of 90 to 180 words")
-        if words > QUOTE_MAX_WORDS:
-            raise ValueError(f"quote has {words} words; cut it to one paragraph of 90 to 180 words")
+        if not QUOTE_WORDS_ACCEPTED.low <= words <= QUOTE_WORDS_ACCEPTED.high:
+            fix = "write" if words < QUOTE_WORDS_ACCEPTED.low else "cut it to"
+            raise ValueError(f"quote has {words} words; {fix} one paragraph of {QUOTE_WORDS} words")
         return value
 
     @classmethod
@@ -183,7 +183,8 @@ class ReviewOutput(BaseModel):
                 "headline": {"type": "string", "description": "One line summing up the call."},
                 "quote": {
                     "type": "string",
-                    "description": "One paragraph of 90-180 words in the reviewer's voice.",
+                    "description": f"One paragraph of {QUOTE_WORDS.low}-{QUOTE_WORDS.high} "
+                    "words in the reviewer's voice.",
                 },
                 "verdict": {"type": "string", "enum": ["ship", "skip"]},
             },
@@ -231,6 +232,8 @@ class Review(BaseModel):
     """Persona file id."""
     persona_name: str
     """Display name of the persona at generation time."""
+    pricing_read: bool = False
+    """True when this reviewer's quote carries the pricing read (its persona file says so)."""
     verdict: Verdict | None = None
     """ship or skip; None when the persona failed."""
     headline: str = ""
@@ -251,6 +254,15 @@ class Review(BaseModel):
     """Per-beat coverage of the quote (empty for failed reviews and old records)."""
     provenance: Provenance | None = None
     """Model, hashes, attempts, tokens, cost."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_pricing_read(cls, data: Any) -> Any:
+        """Records stored before persona files said who carries the pricing read: it was
+        the ``business`` reviewer's, so their published pages keep their pricing read."""
+        if isinstance(data, dict) and "pricing_read" not in data and "persona_name" in data:
+            return {**data, "pricing_read": data.get("persona_id") == LEGACY_PRICING_PERSONA}
+        return data
 
 
 class ToolPanel(BaseModel):

@@ -1,11 +1,13 @@
 """The one status machine: every status change of a panel or comparison goes through it.
 
 draft -> approved -> published (or rejected); an edit or a regenerate makes a new draft.
+Publishing also needs a complete record: no failed review on it or on a comparison's panels.
 Also what waits for an editor (the review queue) and what needs their eye (attention).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from panel.errors import NotFoundError, UsageError
@@ -102,6 +104,54 @@ def save_record(
     )
 
 
+def failed_reviewers(panel: ToolPanel) -> list[str]:
+    """The reviewers of ``panel`` whose review failed (no valid answer)."""
+    return [r.persona_id for r in panel.reviews if r.failed]
+
+
+def check_complete(kind: Kind, slug: str, action: str, panels: Sequence[ToolPanel]) -> None:
+    """A record with failed reviews (its own, or its panels') is never approved or
+    published: a UsageError names the first such panel, its failed reviewers and the fix."""
+    for panel in panels:
+        failed = failed_reviewers(panel)
+        if failed:
+            whose = "" if kind == "panel" else f"panel {panel.slug!r}: "
+            raise UsageError(
+                f"cannot {action} {kind} {slug!r}: {whose}{', '.join(failed)} failed; "
+                "regenerate or edit those reviews first "
+                f"(panel regenerate {panel.slug} -p {failed[0]})"
+            )
+
+
+def panels_of(store: Store, record: Record) -> list[ToolPanel]:
+    """The panels whose reviews a record shows: itself, or a comparison's two tools."""
+    if isinstance(record, ToolPanel):
+        return [record]
+    return [store.get_panel(record.a_slug), store.get_panel(record.b_slug)]
+
+
+def check_publish(
+    kind: Kind, record: Record, panels: Sequence[ToolPanel], *, force: bool = False
+) -> bool:
+    """May ``record`` (showing ``panels``) be published? True when publishing marks it
+    published, False when it already is (its pages are only rebuilt).
+
+    Failed reviews are refused whatever ``force`` says; ``force`` only lets a draft skip
+    approval. A rejected record is refused.
+    """
+    check_complete(kind, record.slug, "publish", panels)
+    if record.status is Status.PUBLISHED:
+        return False
+    if force and record.status is Status.DRAFT:
+        return True
+    try:
+        next_status(kind, record.slug, record.status, "publish")
+    except UsageError as exc:
+        hint = " (or pass --force to publish a draft)" if record.status is Status.DRAFT else ""
+        raise UsageError(f"{exc}{hint}") from None
+    return True
+
+
 def change_status(
     store: Store,
     kind: Kind,
@@ -111,11 +161,20 @@ def change_status(
     expected_revision: int | None,
     editor: str,
     reason: str | None = None,
+    force: bool = False,
+    note: str = "",
 ) -> Record:
-    """Approve, reject (with a reason) or mark published; a new revision either way."""
+    """Approve, reject (with a reason) or mark published; a new revision either way.
+
+    ``force`` lets ``publish`` take a draft past approval (never past failed reviews);
+    ``note`` is added to the audit entry.
+    """
     record = load_record(store, kind, slug)
     expected = record.revision if expected_revision is None else expected_revision
-    target = next_status(kind, slug, record.status, action)
+    if action == "publish" and check_publish(kind, record, panels_of(store, record), force=force):
+        target = Status.PUBLISHED
+    else:
+        target = next_status(kind, slug, record.status, action)  # "publish": already published
     if action == "reject" and not (reason and reason.strip()):
         raise UsageError("a rejection needs a reason: pass --reason TEXT")
     update: dict[str, object] = {"status": target}
@@ -123,15 +182,11 @@ def change_status(
         update["reason"] = reason.strip() if reason else None
     elif action == "approve":
         update["reason"] = None
-    if action == "approve" and isinstance(record, ToolPanel):
-        failed = [r.persona_id for r in record.reviews if r.failed]
-        if failed:
-            raise UsageError(
-                f"cannot approve panel {slug!r}: {', '.join(failed)} failed; "
-                "regenerate or edit those reviews first"
-            )
+        if isinstance(record, ToolPanel):
+            check_complete(kind, slug, action, [record])
     changed = record.model_copy(update=update)
     detail = f"{record.status.value} → {target.value}" + (f": {reason.strip()}" if reason else "")
+    detail += f" {note}" if note else ""
     return save_record(
         store, changed, expected_revision=expected, editor=editor, action=action, detail=detail
     )

@@ -5,30 +5,20 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from panel.errors import UsageError
 from panel.files import parse_json, read_text
-from panel.records import SLUG_PATTERN, Verdict, Votes, now
+from panel.records import SLUG_PATTERN, Verdict, Votes
 from panel.store import Store
+from panel.store.votes import add_votes, get_votes, set_votes
 
 MAX_VOTES = 1_000_000_000
 """Upper bound on one count, to catch a misplaced column."""
 FIELDS = ("slug", "ship", "skip")
 
-
-def get_votes(store: Store, slug: str) -> Votes:
-    """The votes on ``slug``; zero counts when nobody voted."""
-    row = store.conn.execute(
-        "SELECT ship, skip, updated_at FROM votes WHERE slug = ?", (slug,)
-    ).fetchone()
-    if row is None:
-        return Votes(slug=slug)
-    return Votes(
-        slug=slug, ship=int(row[0]), skip=int(row[1]), updated_at=datetime.fromisoformat(row[2])
-    )
+__all__ = ["add_vote", "get_votes", "import_votes", "parse_votes_file", "set_votes"]
 
 
 def add_vote(store: Store, slug: str, verdict: Verdict, count: int = 1) -> Votes:
@@ -36,28 +26,7 @@ def add_vote(store: Store, slug: str, verdict: Verdict, count: int = 1) -> Votes
     if not 1 <= count <= MAX_VOTES:
         raise UsageError(f"--count must be between 1 and {MAX_VOTES:,}, got {count}")
     ship, skip = (count, 0) if verdict is Verdict.SHIP else (0, count)
-    with store.transaction() as conn:
-        conn.execute(
-            "INSERT INTO votes (slug, ship, skip, updated_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT(slug) DO UPDATE SET ship = ship + excluded.ship, "
-            "skip = skip + excluded.skip, updated_at = excluded.updated_at",
-            (slug, ship, skip, now().isoformat()),
-        )
-    return get_votes(store, slug)
-
-
-def set_votes(store: Store, rows: list[Votes]) -> list[Votes]:
-    """Replace the counts of every slug in ``rows``, all in one transaction."""
-    stamp = now()
-    with store.transaction() as conn:
-        for votes in rows:
-            conn.execute(
-                "INSERT INTO votes (slug, ship, skip, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(slug) DO UPDATE SET ship = excluded.ship, skip = excluded.skip, "
-                "updated_at = excluded.updated_at",
-                (votes.slug, votes.ship, votes.skip, stamp.isoformat()),
-            )
-    return [v.model_copy(update={"updated_at": stamp}) for v in rows]
+    return add_votes(store, slug, ship=ship, skip=skip)
 
 
 def _count(value: Any, where: str, field: str) -> int:

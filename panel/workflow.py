@@ -16,7 +16,8 @@ from panel.drafting.context import RunContext
 from panel.drafting.generate import review_persona
 from panel.drafting.personas import load_personas, select
 from panel.errors import ModelFailure, UsageError
-from panel.records import Status, ToolPanel, Verdict, word_count
+from panel.lengths import word_count
+from panel.records import Status, ToolPanel, Verdict
 from panel.status import MAX_EDITED_QUOTE_WORDS, next_status
 from panel.store import Store
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from panel.drafting.context import RunContext
+from panel.drafting.models import ModelChoice
+from panel.drafting.prompts import load_prompts
 from panel.providers import registry
 from panel.providers.fake import FakeProvider
+from panel.store import Store
 from tests.browser_support import browser  # noqa: F401 - Debian's Chromium fixture
 from tests.fakeserver import fake_server  # noqa: F401 - the HTTP test server fixture
 
@@ -27,6 +32,20 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     registry.reset()
     yield
     registry.reset()
+
+
+def context_for(
+    store: Store, model: str = "fake:mixed", *, editor: str = "tester", **fields: Any
+) -> RunContext:
+    """The tests' one way to build a RunContext: the test's store, the project's prompts, one
+    model for every persona; ``fields`` set the rest (policy, limiter, measure_diversity...)."""
+    return RunContext(
+        store=store,
+        prompts=load_prompts(),
+        models=ModelChoice(explicit=model),
+        editor=editor,
+        **fields,
+    )
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ PERSONAS = (
     ("futurist", "The Futurist"),
     ("business", "The Operator"),
 )
+PRICING_PERSONA = "business"
+"""The shipped persona file that sets ``pricing_read: true``."""
 
 
 def make_panel(
@@ -39,7 +41,13 @@ def make_panel(
     for (persona_id, persona_name), letter in zip(PERSONAS, verdicts, strict=True):
         if letter == "x":
             reviews.append(
-                Review(persona_id=persona_id, persona_name=persona_name, failed=True, error="bad")
+                Review(
+                    persona_id=persona_id,
+                    persona_name=persona_name,
+                    pricing_read=persona_id == PRICING_PERSONA,
+                    failed=True,
+                    error="bad",
+                )
             )
             continue
         verdict = Verdict.SHIP if letter == "y" else Verdict.SKIP
@@ -49,6 +57,7 @@ def make_panel(
             Review(
                 persona_id=persona_id,
                 persona_name=persona_name,
+                pricing_read=persona_id == PRICING_PERSONA,
                 verdict=verdict,
                 headline=headline,
                 quote=quote,

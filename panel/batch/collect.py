@@ -1,8 +1,9 @@
 """Collecting provider batches: results logged at the batch price, answers cached.
 
-Also ``status`` (refresh) and ``cancel``. Every batch API call runs under the retry
-policy; a submission is retried only when the provider refused it outright (429/529),
-so that a timeout never creates a second, paid batch.
+Also ``status`` (refresh) and ``cancel``. Every batch API call runs in the one retry
+loop (rate limits under the time budget, a deadline per call); a submission is retried
+only when the provider refused it outright (429/529), so that a timeout never creates a
+second, paid batch.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
+from panel.drafting.calls import request_json
 from panel.drafting.context import RunContext
-from panel.drafting.generate import parse_review, request_json
+from panel.drafting.generate import parse_review
+from panel.drafting.retry import Deadline, retry_call
 from panel.errors import PanelError, UsageError
 from panel.providers import ModelResponse, ProviderError
 from panel.providers.batching import BatchCapable, BatchItem, BatchState, batch_api, decode_request
@@ -50,17 +53,17 @@ class Collected:
 async def with_retry(
     ctx: RunContext, call: Callable[[], Awaitable[T]], *, idempotent: bool = True
 ) -> T:
-    """A batch API call under the retry policy; a submission is retried only on 429/529."""
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return await call()
-        except ProviderError as exc:
-            again = exc.retryable and (idempotent or exc.rate_limited)
-            if not again or attempt >= ctx.policy.max_attempts:
-                raise PanelError(exc.message) from exc
-            await asyncio.sleep(ctx.policy.delay(exc, attempt)[0])
+    """A batch API call in the one retry loop; a submission is retried only on 429/529."""
+    deadline = Deadline.after(ctx.policy.review_deadline_seconds, "batch API call")
+    try:
+        return await retry_call(
+            ctx.policy,
+            lambda _attempt: call(),
+            deadline=deadline,
+            may_retry=lambda exc: idempotent or exc.rate_limited,
+        )
+    except ProviderError as exc:
+        raise PanelError(exc.message) from exc
 
 
 async def collect(

@@ -20,8 +20,8 @@ from panel.drafting.context import RunContext
 from panel.drafting.generate import draft_panel
 from panel.errors import PanelError, UsageError, outcome_code
 from panel.launches import iter_queue
-from panel.records import Launch, Persona, ToolPanel, now
-from panel.store.batches import record_item
+from panel.records import Launch, Persona, ToolPanel
+from panel.store import batches
 
 MAX_LISTED_ERRORS = 5
 log = logging.getLogger(__name__)
@@ -140,37 +140,12 @@ def start_run(
     ctx: RunContext, path: Path, digest: str, *, fresh: bool = False
 ) -> tuple[int, set[str]]:
     """Resume the latest run of this queue content (or start one); returns done slugs."""
-    conn = ctx.store.conn
-    row = conn.execute(
-        "SELECT id FROM batch_runs WHERE queue_hash = ? ORDER BY id DESC LIMIT 1", (digest,)
-    ).fetchone()
-    with ctx.store.transaction() as tx:
-        if row is None or fresh:
-            cursor = tx.execute(
-                "INSERT INTO batch_runs (queue, queue_hash, started_at, status) "
-                "VALUES (?, ?, ?, 'running')",
-                (str(path), digest, now().isoformat()),
-            )
-            run_id = int(cursor.lastrowid or 0)
-        else:
-            run_id = int(row[0])
-            tx.execute("UPDATE batch_runs SET status = 'running' WHERE id = ?", (run_id,))
-    done = {
-        r[0]
-        for r in conn.execute(
-            "SELECT slug FROM batch_items WHERE run_id = ? AND status = 'done'", (run_id,)
-        )
-    }
-    return run_id, done
+    return batches.start_run(ctx.store, str(path), digest, fresh=fresh)
 
 
 def finish_run(ctx: RunContext, run_id: int, status: str, note: str) -> None:
     """Mark a run finished, stopped or interrupted."""
-    with ctx.store.transaction() as tx:
-        tx.execute(
-            "UPDATE batch_runs SET status = ?, finished_at = ?, note = ? WHERE id = ?",
-            (status, now().isoformat(), note, run_id),
-        )
+    batches.finish_run(ctx.store, run_id, status, note)
 
 
 def panel_cost(panel: ToolPanel) -> float:
@@ -230,7 +205,7 @@ async def draft_item(
             log.error("drafting %s failed", launch.slug, exc_info=exc)
         progress.crashed += 1
         progress.errors.append(f"{launch.slug}: {message}")
-        record_item(ctx.store, run_id, launch.slug, "error", 0.0, message)
+        batches.record_item(ctx.store, run_id, launch.slug, "error", 0.0, message)
         return
     cost = panel_cost(panel)
     progress.cost_usd += cost
@@ -242,7 +217,7 @@ async def draft_item(
         progress.errors.append(f"{launch.slug}: failed reviews: {names}")
     else:
         progress.done += 1
-    record_item(ctx.store, run_id, launch.slug, "failed" if failed else "done", cost)
+    batches.record_item(ctx.store, run_id, launch.slug, "failed" if failed else "done", cost)
 
 
 async def run_batch(

@@ -27,8 +27,9 @@ from panel.batch.run import (
     start_run,
     valid_launches,
 )
+from panel.drafting.calls import cache_key, request_json
 from panel.drafting.context import RunContext
-from panel.drafting.generate import cache_key, first_review_request, request_json
+from panel.drafting.generate import first_review_request
 from panel.drafting.models import ModelChoice
 from panel.providers.batching import (
     BatchCapable,

@@ -184,12 +184,13 @@ def collect_command(env: Env, wait: bool, concurrency: int) -> None:
             click.echo("No provider batches pending.")
             return
         with never_silent(store):
+            personas = load_personas()
             ctx = run_context(env, store, (batches or db.list_batches(store))[-1].model)
-            ctx.limiter = AdaptiveLimiter(concurrency * 4)
+            ctx.limiter = AdaptiveLimiter(concurrency * len(personas))
             collected, drafted = asyncio.run(
                 collect_all(
                     ctx,
-                    load_personas(),
+                    personas,
                     wait=wait,
                     poll=poll_seconds(),
                     concurrency=concurrency,

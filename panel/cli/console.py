@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from panel.drafting.prices import CostRow
 from panel.records import Comparison, Review, ToolPanel, Verdict, Votes, now, percent
 from panel.safe_text import inert
 from panel.status import attention
+from panel.store.costs import CostRow
 
 VERDICT_STYLE = {Verdict.SHIP: "bold green", Verdict.SKIP: "bold red"}
 

@@ -12,13 +12,14 @@ from panel.cli.app import Env, cli, exit_with, kind_option, pass_env, run_contex
 from panel.drafting import diversity
 from panel.drafting.generate import draft_panel
 from panel.drafting.personas import load_personas, select
-from panel.drafting.prices import GROUPINGS, price_table, summarise
+from panel.drafting.prices import price_table
 from panel.errors import outcome_code
 from panel.launches import load_launch
 from panel.pages.reads import split_read
 from panel.records import Comparison, ToolPanel
 from panel.safe_text import inert
 from panel.status import load_record, resolve_kind
+from panel.store.costs import GROUPINGS, summarise
 from panel.votes import get_votes
 
 HISTORY_SHOWN = 5
@@ -137,7 +138,7 @@ def logs(env: Env, limit: int) -> None:
 def costs(env: Env, by: str, since: str | None) -> None:
     """Summarise spend from the call log."""
     with env.store() as store:
-        rows = summarise(store.conn, by, since)
+        rows = summarise(store, by, since)
     if not rows:
         click.echo("The call log is empty.")
         return

@@ -25,8 +25,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from panel.drafting.personas import load_personas
 from panel.drafting.retry import DEFAULT_POLICY, RetryPolicy
 from panel.errors import UsageError
+from panel.providers import registry
 
 KNOWN_KEYS = {"model", "personas", "providers", "retry"}
 
@@ -77,8 +79,28 @@ def load_config(path: Path | None = None) -> Config:
         raise UsageError(f"{path}: [personas] maps persona ids to model ids (strings)")
     if not isinstance(providers, dict) or not all(isinstance(v, dict) for v in providers.values()):
         raise UsageError(f"{path}: [providers.NAME] tables hold provider options")
+    for name, options in providers.items():
+        check_keys(path, f"[providers.{name}]", options, provider_options(path, name))
+    check_keys(path, "[personas]", personas, [p.id for p in load_personas()])
     policy = retry_policy(path, data.get("retry", {}))
     return Config(model, dict(personas), {k: dict(v) for k, v in providers.items()}, path, policy)
+
+
+def check_keys(path: Path, table: str, values: dict[str, Any], allowed: list[str]) -> None:
+    """A key of ``table`` that is not ``allowed`` is an error naming it and the keys allowed."""
+    for key in values:
+        if key not in allowed:
+            raise UsageError(
+                f"{path}: unknown key {key!r} in {table} (allowed: {', '.join(allowed)})"
+            )
+
+
+def provider_options(path: Path, name: str) -> list[str]:
+    """The options provider ``name`` takes; an unknown provider names the known ones."""
+    if name not in registry.available():
+        known = ", ".join(registry.available())
+        raise UsageError(f"{path}: unknown provider [providers.{name}] (known: {known})")
+    return registry.option_names(name)
 
 
 def retry_policy(path: Path, table: object) -> RetryPolicy:

@@ -1,284 +1,23 @@
-"""Running a panel: personas concurrently, retries, validation and re-asks, the call log."""
+"""Running a panel: personas concurrently, validation and re-asks (each call: calls.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from collections.abc import Sequence
 
 from pydantic import ValidationError
-from tenacity import AsyncRetrying, RetryCallState, stop_never
 
 from panel.drafting import diversity, quality
+from panel.drafting.calls import Usage, call_model
 from panel.drafting.context import RunContext
-from panel.drafting.retry import Deadline, panel_deadline, rate_limited
-from panel.providers import (
-    AnswerError,
-    Message,
-    ModelRequest,
-    ModelResponse,
-    Provider,
-    ProviderError,
-    get_provider,
-    parse_model_id,
-)
+from panel.drafting.retry import panel_deadline
+from panel.providers import AnswerError, Message, ModelRequest, ProviderError
 from panel.records import Launch, Persona, Provenance, Review, ReviewOutput, Status, ToolPanel
-from panel.store import CallRecord
 
-INVALID = "invalid answer: "
-"""The call-log note of an answer that failed validation."""
-T = TypeVar("T")
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Usage:
-    """Tokens, cost and attempts summed over the calls of one review, and its clock."""
-
-    attempts: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-    """When the review started: its deadline counts from here."""
-    throttled_seconds: float = 0.0
-    """Seconds the review has waited out rate limits (against the policy's budget)."""
-
-    def add(self, response: ModelResponse, cost: float) -> None:
-        """Count one answered call."""
-        self.input_tokens += response.input_tokens + response.cache_read_tokens
-        self.input_tokens += response.cache_write_tokens
-        self.output_tokens += response.output_tokens
-        self.cost_usd += cost
-
-
-def request_json(model_id: str, request: ModelRequest) -> str:
-    """The logged form of a request (everything that determines the answer)."""
-    return json.dumps(
-        {
-            "model": model_id,
-            "system": request.system,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-            "schema": request.schema,
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-            "prose_field": request.prose_field,
-        },
-        sort_keys=True,
-    )
-
-
-async def call_model(
-    ctx: RunContext,
-    model_id: str,
-    request: ModelRequest,
-    usage: Usage,
-    parse: Callable[[str], T],
-    *,
-    slug: str | None = None,
-    persona_id: str | None = None,
-) -> tuple[ModelResponse, T]:
-    """One request with the retry policy; every attempt goes to the call log.
-
-    ``parse`` validates the answer (raising ValueError with a message for the model). Only
-    an answer that validated is cached; an invalid one raises AnswerError, for a re-ask.
-    """
-    provider_name, model = parse_model_id(model_id)
-    provider = get_provider(provider_name)
-    logged = request_json(model_id, request)
-    key = cache_key(logged)
-    policy = ctx.policy
-    if ctx.use_cache:
-        stored = ctx.store.cached_response(key)
-        if stored is not None:
-            hit = ModelResponse(**dataclasses.asdict(stored))
-            # A cached answer is checked again: the rules may have changed since.
-            problem, parsed = _validated(parse, hit)
-            hit.call_id = ctx.store.log_call(
-                CallRecord(
-                    model=model_id,
-                    attempt=0,
-                    request=logged,
-                    response=hit.text,
-                    error=problem and f"{INVALID}{problem}",
-                    panel_slug=slug,
-                    persona_id=persona_id,
-                    cache_key=key,
-                    cached=True,
-                ),
-                evict=problem is not None,
-            )
-            usage.add(hit, 0.0)
-            if problem is not None:
-                raise AnswerError(problem, hit)
-            return hit, cast(T, parsed)
-
-    def log(attempt: int, started: float, **fields: Any) -> None:
-        ctx.store.log_call(
-            CallRecord(
-                model=model_id,
-                attempt=attempt,
-                request=logged,
-                latency_ms=int((time.perf_counter() - started) * 1000),
-                panel_slug=slug,
-                persona_id=persona_id,
-                **fields,
-            )
-        )
-
-    # The policy decides each retry (and its wait) once, when the attempt fails; tenacity
-    # runs the loop. Rate limits are bounded by time and the deadline, not by a count.
-    planned: dict[int, float] = {}  # attempt -> the wait logged for it
-    deadline = policy.review_deadline(usage.started)
-    failures = 0  # failed attempts that were not rate limits
-
-    def wait(state: RetryCallState) -> float:
-        return planned.pop(state.attempt_number, 0.0)
-
-    def retry(state: RetryCallState) -> bool:
-        return state.attempt_number in planned
-
-    retrying = AsyncRetrying(stop=stop_never, wait=wait, retry=retry, reraise=True)
-    last: ProviderError | None = None
-    async for attempt in retrying:
-        with attempt:
-            number = attempt.retry_state.attempt_number
-            usage.attempts += 1
-            started = time.perf_counter()
-            try:
-                response = await _generate(ctx, provider, model, request, deadline)
-            except ProviderError as exc:
-                last = exc
-                failures += not rate_limited(exc)
-                delay, why = policy.decide(
-                    exc,
-                    attempt=number,
-                    failures=failures,
-                    throttled=usage.throttled_seconds,
-                    deadline=deadline,
-                )
-                if delay is not None:
-                    planned[number] = delay
-                    usage.throttled_seconds += delay if rate_limited(exc) else 0.0
-                note = f" — retrying: {why}" if delay is not None else f" — not retrying: {why}"
-                error = exc.message + (note if why else "")
-                log(number, started, error=error, status=exc.status, response=exc.raw)
-                if delay is None:
-                    after = f"after {number} attempt{'s' if number > 1 else ''}"
-                    raise ProviderError(
-                        f"{exc.message} ({after}{'; ' + why if why else ''})",
-                        retryable=False,
-                        status=exc.status,
-                        raw=exc.raw,
-                    ) from exc
-                raise
-            except AnswerError as exc:
-                cost = _cost(ctx, model_id, exc.response)
-                usage.add(exc.response, cost)
-                log(
-                    number,
-                    started,
-                    response=exc.response.text,
-                    error=exc.message,
-                    **_usage_fields(exc.response, cost),
-                )
-                raise
-            cost = _cost(ctx, model_id, response)
-            usage.add(response, cost)
-            problem, parsed = _validated(parse, response)
-            # The call log row and the cache entry of a valid answer in one transaction.
-            response.call_id = ctx.store.log_call(
-                CallRecord(
-                    model=model_id,
-                    attempt=number,
-                    request=logged,
-                    response=response.text,
-                    error=problem and f"{INVALID}{problem}",
-                    latency_ms=int((time.perf_counter() - started) * 1000),
-                    panel_slug=slug,
-                    persona_id=persona_id,
-                    cache_key=key,
-                    **_usage_fields(response, cost),
-                ),
-                cache=response if problem is None else None,
-            )
-            if problem is not None:
-                raise AnswerError(problem, response)
-            return response, cast(T, parsed)
-    raise last or ProviderError("no attempt was made", retryable=False)  # pragma: no cover
-
-
-def _validated(parse: Callable[[str], T], response: ModelResponse) -> tuple[str | None, T | None]:
-    """(None, the parsed answer), or (the problem for a re-ask, None)."""
-    try:
-        return None, parse(response.text)
-    except ValueError as exc:
-        return str(exc), None
-
-
-async def _generate(
-    ctx: RunContext, provider: Provider, model: str, request: ModelRequest, deadline: Deadline
-) -> ModelResponse:
-    """One provider call (in a limiter slot when there is one), given the time left."""
-    left = deadline.remaining()
-    if left <= 0:
-        raise ProviderError(deadline.note, retryable=False)
-    try:
-        async with asyncio.timeout(left) as scope:
-            return await _limited(ctx, provider, model, request)
-    except TimeoutError:
-        if not scope.expired():
-            raise
-        raise ProviderError(deadline.note, retryable=False) from None
-
-
-async def _limited(
-    ctx: RunContext, provider: Provider, model: str, request: ModelRequest
-) -> ModelResponse:
-    if ctx.limiter is None:
-        return await provider.generate(model, request)
-    async with ctx.limiter.slot():
-        try:
-            response = await provider.generate(model, request)
-        except ProviderError as exc:
-            if rate_limited(exc):
-                after = exc.retry_after
-                cap = ctx.policy.retry_after_cap_seconds
-                ctx.limiter.throttled(None if after is None else min(after, cap))
-            raise
-        ctx.limiter.success()
-        return response
-
-
-def cache_key(logged_request: str) -> str:
-    """The response-cache key: a hash of everything that determines the answer."""
-    return hashlib.sha256(logged_request.encode("utf-8")).hexdigest()
-
-
-def _cost(ctx: RunContext, model_id: str, response: ModelResponse) -> float:
-    return ctx.prices.cost(
-        model_id,
-        input_tokens=response.input_tokens,
-        output_tokens=response.output_tokens,
-        cache_read_tokens=response.cache_read_tokens,
-        cache_write_tokens=response.cache_write_tokens,
-    )
-
-
-def _usage_fields(response: ModelResponse, cost: float) -> dict[str, Any]:
-    return {
-        "input_tokens": response.input_tokens,
-        "output_tokens": response.output_tokens,
-        "cache_read_tokens": response.cache_read_tokens,
-        "cache_write_tokens": response.cache_write_tokens,
-        "cost_usd": cost,
-    }
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -379,6 +118,7 @@ async def review_persona(
         return Review(
             persona_id=persona.id,
             persona_name=persona.name,
+            pricing_read=persona.pricing_read,
             verdict=output.verdict,
             headline=output.headline,
             quote=output.quote,
@@ -389,6 +129,7 @@ async def review_persona(
     return Review(
         persona_id=persona.id,
         persona_name=persona.name,
+        pricing_read=persona.pricing_read,
         failed=True,
         error=error,
         raw=raw,

@@ -49,6 +49,12 @@ def load_personas(folder: Path | None = None) -> list[Persona]:
         if persona.id in seen:
             raise UsageError(f"{folder}: two persona files use the id {persona.id!r}")
         seen.add(persona.id)
+    pricing = [p.id for p in personas if p.pricing_read]
+    if len(pricing) > 1:
+        raise UsageError(
+            f"{folder}: personas {', '.join(pricing)} all set pricing_read; "
+            "set it on one persona file only"
+        )
     return sorted(personas, key=lambda p: (p.order, p.id))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -84,39 +83,3 @@ def _cached(path: Path) -> PriceTable:
 def price_table() -> PriceTable:
     """The active price table: $PANEL_PRICES or the bundled one."""
     return _cached(Path(os.environ.get("PANEL_PRICES") or DEFAULT_PRICES))
-
-
-GROUPINGS = {
-    "day": "substr(at, 1, 10)",
-    "model": "model",
-    "panel": "coalesce(panel_slug, '-')",
-}
-
-
-def summarise(conn: sqlite3.Connection, by: str, since: str | None = None) -> list[CostRow]:
-    """Calls, tokens and cost from the call log, grouped by day, model or panel."""
-    if by not in GROUPINGS:
-        raise UsageError(f"cannot group costs by {by!r}; use one of {', '.join(GROUPINGS)}")
-    key = GROUPINGS[by]
-    where, params = ("WHERE at >= ?", (since,)) if since else ("", ())
-    rows = conn.execute(
-        f"SELECT {key} AS k, COUNT(*), SUM(cached), SUM(error IS NOT NULL), SUM(input_tokens), "
-        f"SUM(output_tokens), SUM(cache_read_tokens), SUM(cost_usd) FROM calls {where} "
-        f"GROUP BY k ORDER BY k",
-        params,
-    )
-    return [CostRow(*row) for row in rows]
-
-
-@dataclass(frozen=True)
-class CostRow:
-    """One group of the cost summary."""
-
-    key: str
-    calls: int
-    cached: int
-    errors: int
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cost_usd: float

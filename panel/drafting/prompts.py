@@ -1,4 +1,9 @@
-"""Prompt templates: a sandboxed Jinja2 environment where a missing variable is an error."""
+"""Prompt templates: a sandboxed Jinja2 environment where a missing variable is an error.
+
+Every template also sees the project's constants as variables (``GLOBALS``), so the
+wording in prompts/ and the validator in panel.records share one number: e.g.
+``{{ quote_words.low }} to {{ quote_words.high }} words`` is ``QUOTE_WORDS``.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,13 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from panel.errors import UsageError
 from panel.files import sha256_text
+from panel.lengths import QUOTE_WORDS
 from panel.paths import prompts_dir
 from panel.records import Launch, Persona
 
 TEMPLATES = ("system.j2", "review.j2", "reask.j2", "beats.j2")
+GLOBALS: dict[str, object] = {"quote_words": QUOTE_WORDS}
+"""Variables every template sees: the quote length the validator is built on."""
 
 # What a model could read as the block marker: the two words, in any case, width or
 # script look-alike, with hidden characters, spaces, dashes or underscores between them,
@@ -114,7 +122,10 @@ def _load(folder: Path) -> Prompts:
         keep_trailing_newline=False,
     )
     env.filters["untrusted"] = untrusted
-    digest = sha256_text("".join((folder / name).read_text("utf-8") for name in TEMPLATES))
+    env.globals.update(GLOBALS)
+    # The constants are part of what the templates say, so they are part of the hash.
+    texts = [(folder / name).read_text("utf-8") for name in TEMPLATES]
+    digest = sha256_text("".join(texts) + repr(sorted(GLOBALS.items())))
     return Prompts(env, digest)
 
 

@@ -8,8 +8,10 @@ Both checks are transparent heuristics an editor can read and argue with:
   (``moat*`` matches "moats"); and a few special cues:
 
   - ``@name``: a named product or company other than the launch itself: a capitalised or
-    camel-case word that does not open a sentence and is not a common capitalised word
-    (I, API, GPU, Monday, Free, Paid...), e.g. "Llama", "LM Studio", "vLLM".
+    camel-case word that does not open a sentence, is not a common capitalised word
+    (I, API, GPU, Monday, Free, Paid...) and is not part of the reviewer's own name (the
+    persona file's ``name``: "The Skeptic" naming itself is no rival), e.g. "Llama",
+    "LM Studio", "vLLM".
   - ``@number``: a figure, in digits or words ("12", "4.5", "twelve").
   - ``@money``: a price ("$20", "20 dollars", "€5").
   - ``@duration``: a span of time ("12 months", "eighteen months", "a year", "by Q3").
@@ -57,17 +59,21 @@ _COMMON = """
     january february march april may june july august september october november december
     english european american chinese free freemium paid enterprise
     the a an but and or so if it its this that my our we you they he she
-    builder skeptic futurist operator
 """
 COMMON_CAPITALISED = frozenset(_COMMON.split())
 _TOKEN = re.compile(r"[A-Za-z][\w.+'\-]*[\w+]|[A-Za-z]")
 
 
-def _launch_words(launch: Launch | None) -> set[str]:
-    if launch is None:
-        return set()
-    text = " ".join(filter(None, (launch.name, launch.vendor, launch.slug.replace("-", " "))))
-    return {w.lower() for w in re.split(r"[\s\-]+", text) if w}
+def _words(*texts: str | None) -> set[str]:
+    return {w.lower() for text in texts if text for w in re.split(r"[\s\-]+", text) if w}
+
+
+def _not_rivals(launch: Launch | None, persona: Persona | None) -> set[str]:
+    """Words that never count as a named rival: the launch's and the reviewer's own names."""
+    words = _words(persona.name) if persona else set()
+    if launch is not None:
+        words |= _words(launch.name, launch.vendor, launch.slug.replace("-", " "))
+    return words
 
 
 def _name_in(sentence: str, exclude: set[str]) -> str | None:
@@ -99,11 +105,13 @@ def _phrase_pattern(cue: str) -> re.Pattern[str]:
     return re.compile(before + body + after, re.IGNORECASE)
 
 
-def cue_match(cue: str, quote: str, launch: Launch | None = None) -> str | None:
+def cue_match(
+    cue: str, quote: str, launch: Launch | None = None, persona: Persona | None = None
+) -> str | None:
     """The text in ``quote`` that ``cue`` matched, or None (see the module docstring)."""
     found: str | None = None
     if cue == "@name":
-        exclude = _launch_words(launch)
+        exclude = _not_rivals(launch, persona)
         for sentence in _SENTENCE.split(quote):
             found = _name_in(sentence, exclude)
             if found:
@@ -136,7 +144,7 @@ def beat_coverage(persona: Persona, quote: str, launch: Launch | None = None) ->
         label = persona.beat_label(index)
         evidence = None
         for cue in cues:
-            matched = cue_match(cue, quote, launch)
+            matched = cue_match(cue, quote, launch, persona)
             if matched:
                 evidence = cue if matched.lower() == cue.lower() else f"{cue}: {matched}"
                 break

@@ -6,18 +6,24 @@ review, so a busy batch run does not fail reviews by counting them out. Any othe
 retryable error (5xx, timeouts, resets) keeps a count, ``max_attempts``. Over both, a
 deadline per review and per panel: no retry is scheduled past it, and a call in flight
 gets only the time left.
+
+``retry_call`` is the one retry loop: model calls and batch API calls both run in it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from panel.providers.base import ProviderError
+
+T = TypeVar("T")
 
 
 def rate_limited(error: BaseException) -> bool:
@@ -83,7 +89,8 @@ class RetryPolicy:
     """Seconds one review may spend waiting out rate limits (429/529) before it fails:
     long enough to ride out a minute of throttling, which costs nothing."""
     review_deadline_seconds: float = 300.0
-    """Overall time of one review, every call, wait and re-ask included."""
+    """Overall time of one review, every call, wait and re-ask included (and of one batch
+    API call, its retries included)."""
     panel_deadline_seconds: float = 600.0
     """Overall time of the reviews of one panel."""
 
@@ -141,3 +148,118 @@ class RetryPolicy:
 
 
 DEFAULT_POLICY = RetryPolicy()
+
+
+class Tally(Protocol):
+    """What the loop counts across the requests of one review (a review's Usage)."""
+
+    attempts: int
+    throttled_seconds: float
+    """Seconds waited out rate limits, against the policy's budget."""
+
+
+@dataclass
+class Counted:
+    """A Tally of its own, for a call that is not part of a review."""
+
+    attempts: int = 0
+    throttled_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One failed attempt, and what the loop does next."""
+
+    error: ProviderError
+    attempt: int
+    """1-based, within this request."""
+    seconds: float
+    """How long the attempt took."""
+    wait: float | None
+    """Seconds until the next attempt; None: the loop stops and raises ``error``."""
+    why: str
+    """The policy's reason (the wait, or why it stops); may be empty."""
+
+    @property
+    def note(self) -> str:
+        """What the call log adds to the error: `` — retrying: …`` or `` — not retrying: …``."""
+        if not self.why:
+            return ""
+        return f" — {'retrying' if self.wait is not None else 'not retrying'}: {self.why}"
+
+    def exhausted(self) -> ProviderError:
+        """The error that ends the request: the last one, the attempts made and why."""
+        after = f"after {self.attempt} attempt{'s' if self.attempt > 1 else ''}"
+        return ProviderError(
+            f"{self.error.message} ({after}{'; ' + self.why if self.why else ''})",
+            retryable=False,
+            status=self.error.status,
+            raw=self.error.raw,
+        )
+
+
+def _always(error: ProviderError) -> bool:
+    return True
+
+
+async def retry_call(
+    policy: RetryPolicy,
+    call: Callable[[int], Awaitable[T]],
+    *,
+    deadline: Deadline | None = None,
+    tally: Tally | None = None,
+    may_retry: Callable[[ProviderError], bool] = _always,
+    on_failure: Callable[[Failure], None] | None = None,
+) -> T:
+    """``call(attempt)`` until it answers or ``policy`` stops; the one retry loop.
+
+    Each failed attempt (a ProviderError) goes to ``on_failure`` before the wait, or before
+    the loop raises it; ``may_retry`` can refuse a retry the policy would allow. Other
+    exceptions pass through untouched. A call in flight gets only the deadline's time left.
+    """
+    tally = Counted() if tally is None else tally
+    failures = 0  # failed attempts that were not rate limits
+    attempt = 0
+    while True:
+        attempt += 1
+        tally.attempts += 1
+        started = time.monotonic()
+        try:
+            return await _within(deadline, call, attempt)
+        except ProviderError as exc:
+            failures += not rate_limited(exc)
+            wait: float | None = None
+            why = ""
+            if may_retry(exc):
+                wait, why = policy.decide(
+                    exc,
+                    attempt=attempt,
+                    failures=failures,
+                    throttled=tally.throttled_seconds,
+                    deadline=deadline,
+                )
+            if wait is not None and rate_limited(exc):
+                tally.throttled_seconds += wait
+            if on_failure is not None:
+                on_failure(Failure(exc, attempt, time.monotonic() - started, wait, why))
+            if wait is None:
+                raise
+        await asyncio.sleep(wait)
+
+
+async def _within(
+    deadline: Deadline | None, call: Callable[[int], Awaitable[T]], attempt: int
+) -> T:
+    """One attempt, cut when the deadline passes (a ProviderError that is not retried)."""
+    if deadline is None:
+        return await call(attempt)
+    left = deadline.remaining()
+    if left <= 0:
+        raise ProviderError(deadline.note, retryable=False)
+    try:
+        async with asyncio.timeout(left) as scope:
+            return await call(attempt)
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        raise ProviderError(deadline.note, retryable=False) from None

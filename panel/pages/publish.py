@@ -25,14 +25,9 @@ from panel.pages.render import (
 )
 from panel.paths import outputs_dir
 from panel.records import Comparison, Status, ToolPanel, now
-from panel.status import next_status
+from panel.status import Kind, change_status, check_publish, panels_of
 from panel.store import Store
-from panel.store.comparisons import (
-    comparisons_of,
-    find_comparison,
-    list_comparisons,
-    save_comparison,
-)
+from panel.store.comparisons import comparisons_of, find_comparison, list_comparisons
 from panel.votes import get_votes
 
 
@@ -217,18 +212,6 @@ class PublishResult:
     """Records whose status changed to published."""
 
 
-def _check(kind: str, slug: str, status: Status, force: bool) -> None:
-    """The workflow's publish rule; --force lets a draft through, a published record
-    re-renders its pages."""
-    if status is Status.PUBLISHED or (force and status is Status.DRAFT):
-        return
-    try:
-        next_status(kind, slug, status, "publish")  # type: ignore[arg-type]
-    except UsageError as exc:
-        hint = " (or pass --force to publish a draft)" if status is Status.DRAFT else ""
-        raise UsageError(f"{exc}{hint}") from None
-
-
 def publish(
     store: Store,
     slug: str,
@@ -243,7 +226,8 @@ def publish(
 ) -> PublishResult:
     """Publish a comparison (with both tool panels) or one tool panel, and rebuild the site.
 
-    Records must be approved (or already published); ``force`` publishes drafts too.
+    Records must be approved (or already published); ``force`` publishes drafts too, but
+    never failed reviews (the status machine's rules, see panel.status.check_publish).
     ``expected`` maps slugs (the record, a comparison's panels) to the revisions the
     editor saw; a record that moved on since is refused with a ConflictError.
     ``templates`` names a folder overriding the built-in templates; ``kind`` settles a
@@ -259,19 +243,26 @@ def publish(
     panel = store.find_panel(slug) if kind != "comparison" else None
     if comparison is not None and panel is not None:
         raise UsageError(f"{slug!r} names a panel and a comparison; pass --kind panel|comparison")
+    record: Comparison | ToolPanel
     if comparison is not None:
-        kind = "comparison"
-        panels = [store.get_panel(comparison.a_slug), store.get_panel(comparison.b_slug)]
-        _check(kind, slug, comparison.status, force)
+        kind, record = "comparison", comparison
     elif panel is not None:
-        kind = "panel"
-        panels = [panel]
+        kind, record = "panel", panel
     else:
         what = kind or "comparison or panel"
         raise NotFoundError(f"no {what} {slug!r}; run `panel list` or `panel compare A B`")
-    for panel in panels:
-        _check("panel", panel.slug, panel.status, force)
-    seen = [(kind, slug, comparison.revision if comparison else panels[0].revision)]
+    panels = panels_of(store, record)
+    # The status machine decides what may be published; panels are marked before their
+    # comparison, so a comparison is never live without its tools.
+    mark_comparison = comparison is not None and check_publish(
+        "comparison", comparison, panels, force=force
+    )
+    marks: list[tuple[Kind, ToolPanel | Comparison]] = [
+        ("panel", p) for p in panels if check_publish("panel", p, [p], force=force)
+    ]
+    if comparison is not None and mark_comparison:
+        marks.append(("comparison", comparison))
+    seen = [(kind, slug, record.revision)]
     seen += [("panel", p.slug, p.revision) for p in panels if comparison is not None]
     for what, name, revision in seen:
         wanted = (expected or {}).get(name)
@@ -284,27 +275,18 @@ def publish(
     site_files(SiteView(store, live=False), renderer, kind, slug, base_url)
 
     result = PublishResult(kind=kind, slug=slug, out=out)
-    detail = f"to {out}"
-    for panel in panels:
-        if panel.status is not Status.PUBLISHED:
-            store.save_panel(
-                panel.model_copy(update={"status": Status.PUBLISHED}),
-                expected_revision=panel.revision,
-                editor=editor,
-                action="publish",
-                detail=detail + (f" with {slug}" if kind == "comparison" else ""),
-            )
-            result.marked.append(f"panel {panel.slug}")
-    if comparison is not None and comparison.status is not Status.PUBLISHED:
-        save_comparison(
+    for what, marked in marks:
+        change_status(
             store,
-            comparison.model_copy(update={"status": Status.PUBLISHED}),
-            expected_revision=comparison.revision,
+            what,
+            marked.slug,
+            "publish",
+            expected_revision=marked.revision,
             editor=editor,
-            action="publish",
-            detail=detail,
+            force=force,
+            note=f"to {out}" + (f" with {slug}" if what == "panel" and comparison else ""),
         )
-        result.marked.append(f"comparison {slug}")
+        result.marked.append(f"{what} {marked.slug}")
 
     live = SiteView(store, live=True)
     for relative, text in site_files(live, renderer, kind, slug, base_url).items():

@@ -6,8 +6,6 @@ import re
 
 from panel.records import Review, ToolPanel, Verdict, percent
 
-BUSINESS_PERSONA = "business"
-"""The persona whose quote carries the pricing read."""
 _PRICING = re.compile(
     r"pric|\$|€|£|per[ -](?:seat|token|user|month|call|request)|free|paid|subscri|"
     r"licen[cs]|tier|billing|metered|cost",
@@ -31,6 +29,18 @@ def reviewer_label(review: Review) -> str:
 
 def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def reviewers_read(panels: list[ToolPanel]) -> str | None:
+    """The reviewers of ``panels`` in one phrase, e.g. 'the builder, the skeptic and the operator'.
+
+    Taken from the reviews themselves, so a fifth or renamed persona reads as it is.
+    """
+    labels: dict[str, str] = {}
+    for panel in panels:
+        for review in panel.reviews:
+            labels.setdefault(review.persona_id, reviewer_label(review))
+    return _join(list(labels.values())) if labels else None
 
 
 def _tally(panel: ToolPanel) -> str:
@@ -63,8 +73,12 @@ def split_read(a: ToolPanel, b: ToolPanel) -> str:
 
 
 def pricing_remarks(panel: ToolPanel) -> str | None:
-    """The business reviewer's sentences about pricing, or None when there are none."""
-    review = panel.review(BUSINESS_PERSONA)
+    """The pricing reviewer's sentences about pricing, or None when there are none.
+
+    The pricing reviewer is the one whose persona file sets ``pricing_read: true`` (copied
+    onto its reviews when they are drafted), whatever its id or display name.
+    """
+    review = next((r for r in panel.reviews if r.pricing_read), None)
     if review is None or review.failed or not review.quote:
         return None
     sentences = re.split(r"(?<=[.!?])\s+", review.quote.strip())

@@ -32,6 +32,7 @@ from markupsafe import Markup, escape
 from pydantic import BaseModel, Field
 
 from panel.errors import UsageError
+from panel.pages.reads import reviewers_read
 from panel.records import Comparison, Review, ToolPanel, Votes, percent
 
 COMPARISONS_DIR = "compare"
@@ -66,7 +67,7 @@ class ToolPage(BaseModel):
     votes: Votes
     """Community votes on the tool."""
     pricing_remarks: str | None = None
-    """The business reviewer's remarks on pricing, when it made any."""
+    """The pricing reviewer's remarks on pricing (see pages.reads), when it made any."""
     comparisons: list[ComparisonLink] = Field(default_factory=list)
     """Published comparisons the tool appears in."""
 
@@ -130,6 +131,11 @@ class SiteIndex(BaseModel):
     """Latest change among the published records."""
     base_url: str | None = None
     """Absolute URL of the site, when known (for the feed)."""
+
+    @property
+    def reviewers(self) -> str | None:
+        """The published panels' reviewers in one phrase, e.g. 'the builder and the skeptic'."""
+        return reviewers_read([tool.panel for tool in self.tools])
 
 
 # -- filters ------------------------------------------------------------------------------

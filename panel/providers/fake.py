@@ -1,9 +1,16 @@
 """A deterministic offline provider for tests and demos, registered like any other.
 
-``fake:ship`` always ships, ``fake:skip`` always skips, ``fake:mixed`` ships for the
-developer-experience and futurist lenses and skips otherwise. The quote is built from
-the launch and persona in the request, so answers differ per persona and launch.
-Tests may script answers with :meth:`FakeProvider.script`.
+``fake:ship`` always ships, ``fake:skip`` always skips, ``fake:mixed`` ships when the
+reviewer's first question is a "What" question and skips otherwise (of the personas in
+personas/, the builder and the futurist ship, the skeptic and the operator skip).
+
+Everything comes from the request, never from a table of persona names: the reviewer's
+name and questions from the system prompt, the launch from the user message. The quote
+answers each question in turn, with a stock answer when the question is on a familiar
+topic (the primitive, competitors, pricing...) and by taking the question up otherwise,
+so any persona file gets a valid answer and a renamed one the same answer. Quotes are
+padded to the asked length (``QUOTE_WORDS``). Tests may script answers with
+:meth:`FakeProvider.script`.
 """
 
 from __future__ import annotations
@@ -15,47 +22,111 @@ import re
 from collections import deque
 from collections.abc import Callable
 
+from panel.lengths import QUOTE_WORDS, word_count
 from panel.providers.base import ModelRequest, ModelResponse, Provider, ProviderError
 
 Answer = str | ModelResponse | ProviderError | Callable[[ModelRequest], str]
-_SHIPPERS = ("Builder", "Futurist")
-# One body per shipped persona, each covering that persona's beats in its own words.
-_BODIES = {
-    "The Builder": (
-        "The primitive in {name} is one typed endpoint, and the developer-experience bet is "
-        "that a single call with clear errors beats a framework you have to learn. The moment "
-        "of truth is the first real task: I point it at a repository, wire the SDK in ten "
-        "minutes, and watch latency and error messages over a hundred requests. Could a good "
-        "engineer rebuild it in a weekend? The happy path, yes; the retries, rate limits and "
-        "migrations, no. The one technical decision that earns or loses it is keeping the API "
-        "surface stable across versions."
+# A stock answer per familiar question topic, tried in order (the first pattern found in
+# the question wins); each covers its topic in words a beat cue would look for.
+_TOPICS: tuple[tuple[str, str], ...] = (
+    (
+        r"moment of truth",
+        "The moment of truth is the first real task: I point it at a repository, wire the "
+        "SDK in ten minutes, and watch latency and error messages over a hundred requests.",
     ),
-    "The Skeptic": (
+    (
+        r"primitive",
+        "The primitive in {name} is one typed endpoint: a single call that does one job, "
+        "with errors that say what went wrong.",
+    ),
+    (
+        r"experience bet",
+        "The developer-experience bet is that a single call with clear errors beats a "
+        "framework you have to learn.",
+    ),
+    (
+        r"weekend",
+        "Could a good engineer rebuild it in a weekend? The happy path, yes; the retries, "
+        "rate limits and migrations, no.",
+    ),
+    (
+        r"technical decision",
+        "The one technical decision that earns or loses it is keeping the API surface stable "
+        "across versions.",
+    ),
+    (
+        r"competitor|rival",
         "I have seen {name} before under other names, and Ollama, LM Studio and OpenRouter "
-        "already cover most of it, each one config change away. It breaks the moment a "
-        "regulated team asks where prompts are logged and who can read them, a scenario the "
-        "docs never mention. What kills it within twelve months is a bundled feature from a "
-        "bigger rival at half the price. Even so, the failure is not certain and switching "
-        "costs are low, so I weighed the evidence rather than the hype."
+        "already cover most of it, each one config change away.",
     ),
-    "The Futurist": (
-        "The thesis behind {name} is that model calls become as cheap and routine as database "
-        "queries, and it depends on inference prices falling another order of magnitude. The "
-        "second-order effect is that product teams stop rationing calls and put a model behind "
-        "every form field, which changes who builds software. On timing it is early but "
-        "workable: the hardware curve is on its side, habits are not yet. In the future where "
-        "it wins, it is invisible infrastructure that nobody thinks about, like DNS."
+    (
+        r"break",
+        "It breaks the moment a regulated team asks where prompts are logged and who can "
+        "read them, a scenario the docs never mention.",
     ),
-    "The Operator": (
+    (
+        r"kills?\b|12 months|twelve months",
+        "What kills it within twelve months is a bundled feature from a bigger rival at "
+        "half the price.",
+    ),
+    (
+        r"despite",
+        "Even so, the failure is not certain and switching costs are low, so I weighed the "
+        "evidence rather than the hype.",
+    ),
+    (
+        r"thesis",
+        "The thesis behind {name} is that model calls become as cheap and routine as "
+        "database queries, and it depends on inference prices falling another order of "
+        "magnitude.",
+    ),
+    (
+        r"second-order",
+        "The second-order effect is that product teams stop rationing calls and put a model "
+        "behind every form field, which changes who builds software.",
+    ),
+    (
+        r"\bearly\b|\blate\b|on time",
+        "On timing it is early but workable: the hardware curve is on its side, habits are "
+        "not yet.",
+    ),
+    (
+        r"infrastructure",
+        "In the future where it wins, it is invisible infrastructure that nobody thinks "
+        "about, like DNS.",
+    ),
+    (
+        r"buyer|budget",
         "The buyer for {name} is a platform team, and the budget that pays is the cloud line "
-        "it already owns, not a new tools line that needs procurement. The pricing "
-        "architecture is metered usage with a free tier as the funnel and an enterprise "
-        "contract at about $20 per seat as the upsell. The moat is thin: integrations and "
-        "habit, not technology. If prices drop 10x, what survives is the workflow and the "
-        "billing relationship. The one business decision that makes it viable is selling "
-        "through existing cloud accounts."
+        "it already owns, not a new tools line that needs procurement.",
     ),
-}
+    (
+        r"price drop|10x",
+        "If prices drop 10x, what survives is the workflow and the billing relationship.",
+    ),
+    (
+        r"pricing",
+        "The pricing architecture is metered usage with a free tier as the funnel and an "
+        "enterprise contract at about $20 per seat as the upsell.",
+    ),
+    (r"moat", "The moat is thin: integrations and habit, not technology."),
+    (
+        r"business decision|viab",
+        "The one business decision that makes it viable is selling through existing cloud "
+        "accounts.",
+    ),
+)
+_OTHER = (
+    "{question} For {name}, I can answer that from a real run rather than the launch post: "
+    "it held up on two of the three tasks I tried."
+)
+_PADDING = (
+    "I read the documentation, the changelog and the first issues filed against it before "
+    "writing a word.",
+    "I also ran it next to what my team uses today, on the same task, for a full afternoon.",
+    "Nothing here rests on the launch post alone; I only count what I could check myself.",
+)
+_NUMBERED = re.compile(r"^(\d+)\. (.+)$")
 
 
 def _field(request: ModelRequest, label: str) -> str:
@@ -63,20 +134,51 @@ def _field(request: ModelRequest, label: str) -> str:
     return match.group(1).strip() if match else "this launch"
 
 
+def reviewer_of(request: ModelRequest) -> str:
+    """The reviewer's display name, from the system prompt's 'You are NAME, ROLE' opening."""
+    match = re.match(r"\s*You are (.+?),", request.system)
+    return match.group(1).strip() if match else "The Reviewer"
+
+
+def questions_of(request: ModelRequest) -> list[str]:
+    """The reviewer's questions: the last list numbered 1, 2, 3... of the system prompt."""
+    runs: list[list[str]] = []
+    for line in request.system.splitlines():
+        match = _NUMBERED.match(line.strip())
+        if match and int(match.group(1)) == 1:
+            runs.append([match.group(2).strip()])
+        elif match and runs and int(match.group(1)) == len(runs[-1]) + 1:
+            runs[-1].append(match.group(2).strip())
+    return runs[-1] if runs else []
+
+
+def _answer(question: str, name: str, used: set[str]) -> str:
+    for pattern, answer in _TOPICS:
+        if pattern not in used and re.search(pattern, question, re.IGNORECASE):
+            used.add(pattern)
+            return answer.format(name=name)
+    return _OTHER.format(question=question, name=name)
+
+
 def canned_answer(model: str, request: ModelRequest) -> str:
     """A valid review JSON for ``request`` under fake model ``model``."""
     name = _field(request, "Name")
-    persona = re.search(r"^You are (The \w+)", request.system, re.MULTILINE)
-    reviewer = persona.group(1) if persona else "The Reviewer"
-    if model == "ship":
-        verdict = "ship"
-    elif model == "skip":
-        verdict = "skip"
+    reviewer = reviewer_of(request)
+    questions = questions_of(request)
+    if model in ("ship", "skip"):
+        verdict = model
     else:
-        verdict = "ship" if any(s in reviewer for s in _SHIPPERS) else "skip"
+        first = questions[0] if questions else ""
+        verdict = "ship" if re.match(r"what\b", first, re.IGNORECASE) else "skip"
+    used: set[str] = set()
+    sentences = [_answer(question, name, used) for question in questions]
     seed = hashlib.sha256(f"{reviewer}|{name}".encode()).hexdigest()[:6]
-    body = _BODIES.get(reviewer, _BODIES["The Builder"]).format(name=name)
-    quote = f"{body} Reference {seed}. On balance I call it a {verdict}."
+    closing = f"Reference {seed}. On balance I call it a {verdict}."
+    for padding in _PADDING:
+        if word_count(" ".join([*sentences, closing])) >= QUOTE_WORDS.low:
+            break
+        sentences.append(padding)
+    quote = " ".join([*sentences, closing])
     return json.dumps(
         {"headline": f"{reviewer} says {verdict} on {name}", "quote": quote, "verdict": verdict}
     )

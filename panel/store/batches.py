@@ -1,4 +1,5 @@
-"""The tables of provider batches: each submitted batch, and the plan of every request.
+"""The tables of batch runs: each run of a queue, its items, each submitted provider batch
+and the plan of every request.
 
 ``provider_batch_requests`` holds one row per (run, launch, persona): the first request
 of that review, its cache key, and where it stands. ``batch`` is the batch it went in
@@ -198,6 +199,43 @@ def run_plan(store: Store, run_id: int) -> dict[str, list[PlannedRequest]]:
         request = PlannedRequest(*row)
         plan.setdefault(request.slug, []).append(request)
     return plan
+
+
+def start_run(
+    store: Store, queue: str, digest: str, *, fresh: bool = False
+) -> tuple[int, set[str]]:
+    """Resume the latest run of this queue content (or start one, always when ``fresh``);
+    returns the run id and the slugs it has already drafted."""
+    row = store.conn.execute(
+        "SELECT id FROM batch_runs WHERE queue_hash = ? ORDER BY id DESC LIMIT 1", (digest,)
+    ).fetchone()
+    with store.transaction() as tx:
+        if row is None or fresh:
+            cursor = tx.execute(
+                "INSERT INTO batch_runs (queue, queue_hash, started_at, status) "
+                "VALUES (?, ?, ?, 'running')",
+                (queue, digest, now().isoformat()),
+            )
+            run_id = int(cursor.lastrowid or 0)
+        else:
+            run_id = int(row[0])
+            tx.execute("UPDATE batch_runs SET status = 'running' WHERE id = ?", (run_id,))
+    done = {
+        str(r[0])
+        for r in store.conn.execute(
+            "SELECT slug FROM batch_items WHERE run_id = ? AND status = 'done'", (run_id,)
+        )
+    }
+    return run_id, done
+
+
+def finish_run(store: Store, run_id: int, status: str, note: str) -> None:
+    """Mark a run finished, stopped, incomplete, waiting or interrupted, with a note."""
+    with store.transaction() as tx:
+        tx.execute(
+            "UPDATE batch_runs SET status = ?, finished_at = ?, note = ? WHERE id = ?",
+            (status, now().isoformat(), note, run_id),
+        )
 
 
 def item_status(store: Store, run_id: int) -> dict[str, str]:

@@ -12,14 +12,12 @@ from panel.batch.run import check_queue, run_batch
 from panel.cli import main
 from panel.drafting.context import RunContext
 from panel.drafting.limiter import AdaptiveLimiter
-from panel.drafting.models import ModelChoice
 from panel.drafting.personas import load_personas
-from panel.drafting.prompts import load_prompts
 from panel.errors import UsageError
 from panel.paths import default_db
 from panel.providers.fake import FakeProvider
 from panel.store import Store, open_store
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, context_for
 
 
 def write_queue(path: Path, count: int, bad_lines: tuple[int, ...] = ()) -> Path:
@@ -34,9 +32,7 @@ def write_queue(path: Path, count: int, bad_lines: tuple[int, ...] = ()) -> Path
 
 
 def ctx_for(store: Store, model: str = "fake:ship") -> RunContext:
-    return RunContext(
-        store=store, prompts=load_prompts(), models=ModelChoice(explicit=model), editor="batch"
-    )
+    return context_for(store, model, editor="batch")
 
 
 def test_bad_lines_are_reported_with_line_numbers(

@@ -18,16 +18,14 @@ from panel.batch.submit import submit_queue
 from panel.cli import main
 from panel.drafting.context import RunContext
 from panel.drafting.generate import first_review_request
-from panel.drafting.models import ModelChoice
 from panel.drafting.personas import load_personas
-from panel.drafting.prompts import load_prompts
 from panel.drafting.retry import RetryPolicy
 from panel.paths import default_db
 from panel.providers import registry
 from panel.providers.batching import CUSTOM_ID_MAX, custom_id
 from panel.records import Launch
 from panel.store import Store, open_store
-from tests.conftest import ROOT
+from tests.conftest import ROOT, context_for
 from tests.fakeserver import FakeServer
 
 MODELS = {"anthropic": "anthropic:claude-haiku-4-5", "openai": "openai:gpt-5-mini"}
@@ -49,13 +47,7 @@ def write_queue(path: Path, count: int = 3) -> Path:
 
 
 def ctx_for(store: Store, provider: str) -> RunContext:
-    return RunContext(
-        store=store,
-        prompts=load_prompts(),
-        models=ModelChoice(explicit=MODELS[provider]),
-        editor="batch",
-        policy=POLICY,
-    )
+    return context_for(store, MODELS[provider], editor="batch", policy=POLICY)
 
 
 def user_turns(server: FakeServer, provider: str) -> list[list[str]]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,16 +22,14 @@ from panel.drafting.config import load_config
 from panel.drafting.context import RunContext
 from panel.drafting.generate import draft_panel
 from panel.drafting.limiter import AdaptiveLimiter
-from panel.drafting.models import ModelChoice
 from panel.drafting.personas import load_personas
-from panel.drafting.prompts import load_prompts
 from panel.drafting.retry import DEFAULT_POLICY, RetryPolicy
 from panel.launches import load_launch
 from panel.paths import default_db
 from panel.providers import registry
 from panel.records import ToolPanel
 from panel.store import Store, open_store
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, context_for
 from tests.fakeserver import FakeServer
 from tests.fakeserver_wire import JSON, default_answer
 
@@ -41,15 +37,6 @@ MODEL = "anthropic:claude-haiku-4-5"
 FAST = RetryPolicy(
     max_attempts=4, base_seconds=0.01, max_backoff_seconds=0.05, retry_after_cap_seconds=0.3
 )
-
-
-@pytest.fixture(autouse=True)
-def seeded() -> Iterator[None]:
-    """The retry jitter draws from ``random``: a fixed seed keeps these tests repeatable."""
-    state = random.getstate()
-    random.seed(1234)
-    yield
-    random.setstate(state)
 
 
 def configure(server: FakeServer) -> None:
@@ -60,14 +47,8 @@ def configure(server: FakeServer) -> None:
 def make_ctx(
     store: Store, policy: RetryPolicy = FAST, limiter: AdaptiveLimiter | None = None
 ) -> RunContext:
-    return RunContext(
-        store=store,
-        prompts=load_prompts(),
-        models=ModelChoice(explicit=MODEL),
-        editor="t",
-        policy=policy,
-        measure_diversity=False,
-        limiter=limiter,
+    return context_for(
+        store, MODEL, editor="t", policy=policy, measure_diversity=False, limiter=limiter
     )
 
 

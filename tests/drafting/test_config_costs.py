@@ -62,8 +62,21 @@ def test_bad_config_is_one_line(
     assert capsys.readouterr().err.strip() == (
         f"panel: error: {config}: unknown key 'modle' (allowed: model, personas, providers, retry)"
     )
+    # A typo in a provider option or a persona id is an error naming the keys allowed.
     config.write_text("[providers.openai]\nbase_urll = 'http://x'\n")
-    assert load_config(config).providers == {"openai": {"base_urll": "http://x"}}
+    with pytest.raises(UsageError) as caught:
+        load_config(config)
+    message = str(caught.value)
+    assert message.startswith(f"{config}: unknown key 'base_urll' in [providers.openai] (allowed: ")
+    assert "base_url" in message and "api_key" in message and "\n" not in message
+    config.write_text("[personas]\nskeptc = 'fake:ship'\n")
+    with pytest.raises(UsageError, match=r"unknown key 'skeptc' in \[personas\] \(allowed: "):
+        load_config(config)
+    config.write_text("[providers.opneai]\nbase_url = 'http://x'\n")
+    with pytest.raises(UsageError, match=r"unknown provider \[providers.opneai\] \(known: "):
+        load_config(config)
+    config.write_text("[providers.openai]\nbase_url = 'http://x'\n")
+    assert load_config(config).providers == {"openai": {"base_url": "http://x"}}
 
 
 def test_price_table() -> None:

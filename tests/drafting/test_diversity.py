@@ -19,16 +19,14 @@ from panel.cli import main
 from panel.drafting import diversity
 from panel.drafting.context import RunContext
 from panel.drafting.generate import draft_panel
-from panel.drafting.models import ModelChoice
 from panel.drafting.personas import load_personas
-from panel.drafting.prompts import load_prompts
 from panel.launches import load_launch
 from panel.paths import default_db
 from panel.providers import ModelRequest
 from panel.providers.fake import FakeProvider
 from panel.records import Review
 from panel.store import open_store
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, ROOT, context_for
 from tests.pages_support import HAIKU_QUOTES, MINI_QUOTES
 
 BASE = HAIKU_QUOTES["skeptic"]
@@ -99,12 +97,7 @@ def collapsed_answer(request: ModelRequest) -> str:
 
 
 def ctx() -> RunContext:
-    return RunContext(
-        store=open_store(default_db()),
-        prompts=load_prompts(),
-        models=ModelChoice(explicit="fake:mixed"),
-        editor="tester",
-    )
+    return context_for(open_store(default_db()), "fake:mixed")
 
 
 async def test_draft_panel_stores_the_read_and_flags_a_collapsed_panel(

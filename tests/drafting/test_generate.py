@@ -9,7 +9,6 @@ import pytest
 
 from panel.drafting.context import RunContext
 from panel.drafting.generate import draft_panel, parse_review
-from panel.drafting.models import ModelChoice
 from panel.drafting.personas import load_personas
 from panel.drafting.prompts import load_prompts
 from panel.drafting.retry import RetryPolicy
@@ -19,7 +18,7 @@ from panel.providers import ProviderError
 from panel.providers.fake import FakeProvider, canned_answer
 from panel.records import Launch, Verdict
 from panel.store import Store, open_store
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, context_for
 
 FAST = RetryPolicy(
     max_attempts=4, base_seconds=0.001, max_backoff_seconds=0.01, retry_after_cap_seconds=0.05
@@ -27,13 +26,7 @@ FAST = RetryPolicy(
 
 
 def make_ctx(store: Store, model: str = "fake:mixed", policy: RetryPolicy = FAST) -> RunContext:
-    return RunContext(
-        store=store,
-        prompts=load_prompts(),
-        models=ModelChoice(explicit=model),
-        editor="tester",
-        policy=policy,
-    )
+    return context_for(store, model, policy=policy)
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ from pydantic import ValidationError
 from panel.cli import main
 from panel.drafting.context import RunContext
 from panel.drafting.generate import draft_panel
-from panel.drafting.models import ModelChoice
 from panel.drafting.personas import load_personas
-from panel.drafting.prompts import load_prompts
 from panel.drafting.quality import (
     beat_coverage,
     contradiction,
@@ -28,7 +26,7 @@ from panel.providers.fake import FakeProvider, canned_answer
 from panel.records import Launch, Persona, Review, ToolPanel, Verdict
 from panel.store import Store, open_store
 from panel.workflow import Edit, edit_review
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, context_for
 from tests.pages_support import HAIKU_QUOTES, MINI_QUOTES
 
 HAIKU = load_launch(EXAMPLES / "claude-haiku-open-weights.yaml")
@@ -54,9 +52,7 @@ def answer(quote: str, verdict: str = "ship", headline: str = "A headline") -> s
 
 
 def ctx_for(store: Store, model: str = "fake:ship") -> RunContext:
-    return RunContext(
-        store=store, prompts=load_prompts(), models=ModelChoice(explicit=model), editor="tester"
-    )
+    return context_for(store, model)
 
 
 @pytest.fixture

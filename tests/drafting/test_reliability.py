@@ -14,9 +14,7 @@ from panel.cli import main
 from panel.drafting import diversity
 from panel.drafting.context import RunContext
 from panel.drafting.generate import draft_panel
-from panel.drafting.models import ModelChoice
 from panel.drafting.personas import load_personas
-from panel.drafting.prompts import load_prompts
 from panel.drafting.retry import RetryPolicy
 from panel.drafting.retry import rate_limited as retry_rate_limited
 from panel.errors import ModelFailure
@@ -29,7 +27,7 @@ from panel.providers.openai import OpenAIProvider
 from panel.records import Launch
 from panel.store import Store, open_store
 from panel.workflow import regenerate_review
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, context_for
 
 FAST = RetryPolicy(max_attempts=2, base_seconds=0.001, max_backoff_seconds=0.01)
 NOT_JSON = "I think this tool is great!"
@@ -41,13 +39,7 @@ REQUEST = ModelRequest(
 
 
 def make_ctx(store: Store, model: str = "fake:ship") -> RunContext:
-    ctx = RunContext(
-        store=store,
-        prompts=load_prompts(),
-        models=ModelChoice(explicit=model),
-        editor="tester",
-        policy=FAST,
-    )
+    ctx = context_for(store, model, policy=FAST)
     ctx.measure_diversity = False
     return ctx
 

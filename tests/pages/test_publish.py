@@ -276,3 +276,51 @@ def test_publish_refuses_a_record_changed_since_it_was_seen(store: Store) -> Non
         )
     assert get_comparison(store, SAMPLE).status is Status.DRAFT
     assert not site().exists()
+
+
+def test_force_never_publishes_failed_reviews(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from panel.records import Verdict
+    from panel.workflow import Edit, edit_review
+
+    store_panel(store, make_panel("Solo", "yxyy"))
+    assert main(["publish", "solo", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "cannot publish panel 'solo': skeptic failed; regenerate or edit" in err
+    assert "panel regenerate solo -p skeptic" in err
+    assert not site().exists()
+    assert store.get_panel("solo").status is Status.DRAFT
+    assert [h["action"] for h in store.history("panel", "solo")] == ["draft"]
+    # the fix it names works, and a normal publish (approved, no --force) goes through
+    edit_review(
+        store,
+        "solo",
+        Edit("skeptic", verdict=Verdict.SKIP, quote="I would wait a year."),
+        expected_revision=None,
+        editor="ed",
+    )
+    assert main(["approve", "solo"]) == 0
+    assert main(["publish", "solo"]) == 0
+    assert store.get_panel("solo").status is Status.PUBLISHED
+    assert "I would wait a year." in (site() / "tools/solo.html").read_text(encoding="utf-8")
+    assert store.history("panel", "solo")[-1]["detail"] == f"approved → published to {site()}"
+
+
+def test_force_never_publishes_a_comparison_whose_panel_failed(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store_comparison(store, make_panel("A", "yyyy"), make_panel("B", "ynxy"))
+    assert main(["publish", "a-vs-b", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "cannot publish comparison 'a-vs-b': panel 'b': futurist failed" in err
+    assert "panel regenerate b -p futurist" in err
+    assert not site().exists()
+    # nothing was marked published, not even the complete panel
+    assert get_comparison(store, "a-vs-b").status is Status.DRAFT
+    assert store.get_panel("a").status is Status.DRAFT
+    assert main(["publish", "b", "--force"]) == 2
+    assert "cannot publish panel 'b': futurist failed" in capsys.readouterr().err
+    assert not site().exists()

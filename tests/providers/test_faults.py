@@ -15,18 +15,15 @@ from pathlib import Path
 import pytest
 
 from panel.cli import main
-from panel.drafting.context import RunContext
 from panel.drafting.generate import draft_panel
-from panel.drafting.models import ModelChoice
 from panel.drafting.personas import load_personas
-from panel.drafting.prompts import load_prompts
 from panel.drafting.retry import RetryPolicy
 from panel.launches import load_launch
 from panel.paths import default_db
 from panel.providers import registry
 from panel.records import ToolPanel
 from panel.store import Store, open_store
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, context_for
 from tests.fakeserver import FakeServer
 from tests.pages_support import make_panel, store_panel
 from tests.web.test_web import desk, form_for, post
@@ -106,13 +103,7 @@ async def run_panel(
 ) -> tuple[ToolPanel, Store]:
     configure(provider, server)
     store = open_store(default_db())
-    ctx = RunContext(
-        store=store,
-        prompts=load_prompts(),
-        models=ModelChoice(explicit=MODELS[provider]),
-        editor="t",
-        policy=POLICY,
-    )
+    ctx = context_for(store, MODELS[provider], editor="t", policy=POLICY)
     launch = load_launch(EXAMPLES / "gpt-5-mini-api.yaml")
     return await draft_panel(ctx, launch, load_personas()[:personas]), store
 
@@ -167,13 +158,7 @@ async def test_retries_exhausted_keeps_other_personas(fake_server: FakeServer) -
     assert failed[0].error.endswith("(after 4 attempts)")
     # the rest of the panel is drafted afterwards and the failed review stays on record
     launch = panel.launch
-    ctx = RunContext(
-        store=store,
-        prompts=load_prompts(),
-        models=ModelChoice(explicit=MODELS["anthropic"]),
-        editor="t",
-        policy=POLICY,
-    )
+    ctx = context_for(store, MODELS["anthropic"], editor="t", policy=POLICY)
     full = await draft_panel(ctx, launch, load_personas()[1:], all_personas=load_personas())
     assert full.review("dx") == failed[0] and full.verdict_count == 3
     attempts = [r for r in store.recent_calls(50) if r["persona_id"] == failed[0].persona_id]
@@ -183,14 +168,7 @@ async def test_retries_exhausted_keeps_other_personas(fake_server: FakeServer) -
 async def test_usage_and_cache_tokens_reach_the_call_log(fake_server: FakeServer) -> None:
     panel, store = await run_panel("anthropic", fake_server)
     await draft_panel(
-        RunContext(
-            store=store,
-            prompts=load_prompts(),
-            models=ModelChoice(explicit=MODELS["anthropic"]),
-            editor="t",
-            policy=POLICY,
-            use_cache=False,
-        ),
+        context_for(store, MODELS["anthropic"], editor="t", policy=POLICY, use_cache=False),
         panel.launch,
         load_personas(),
     )

@@ -15,9 +15,6 @@ from pathlib import Path
 import pytest
 
 from panel.cli import main
-from panel.drafting.context import RunContext
-from panel.drafting.models import ModelChoice
-from panel.drafting.prompts import load_prompts
 from panel.errors import ConflictError, UsageError
 from panel.paths import default_db
 from panel.providers.fake import FakeProvider
@@ -25,7 +22,7 @@ from panel.records import Status, Verdict
 from panel.status import TRANSITIONS, change_status, next_status
 from panel.store import Store, open_store
 from panel.workflow import Edit, edit_review, quote_diff, regenerate_review
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, context_for
 
 SLUG = "gpt-5-mini-api"
 
@@ -117,6 +114,12 @@ def test_failed_personas_block_approval(store: Store, fake: FakeProvider) -> Non
     )
     with pytest.raises(UsageError, match="skeptic failed; regenerate or edit"):
         change_status(store, "panel", SLUG, "approve", expected_revision=None, editor="a")
+    # --force skips approval, never failed reviews: the machine refuses to publish them
+    with pytest.raises(UsageError, match=r"cannot publish panel .*: skeptic failed"):
+        change_status(
+            store, "panel", SLUG, "publish", expected_revision=None, editor="a", force=True
+        )
+    assert store.get_panel(SLUG).status is Status.DRAFT
 
 
 def test_stale_revision_conflict_names_who(store: Store) -> None:
@@ -172,9 +175,7 @@ def test_edit_with_editor(
 
 async def test_regenerate_one_persona_keeps_the_others(store: Store, fake: FakeProvider) -> None:
     before = store.get_panel(SLUG)
-    ctx = RunContext(
-        store=store, prompts=load_prompts(), models=ModelChoice(explicit="fake:ship"), editor="ed"
-    )
+    ctx = context_for(store, "fake:ship", editor="ed")
     after = await regenerate_review(ctx, SLUG, "skeptic", expected_revision=1)
     assert after.review("skeptic").verdict is Verdict.SHIP  # type: ignore[union-attr]
     assert [r for r in after.reviews if r.persona_id != "skeptic"] == [

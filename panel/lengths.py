@@ -1,0 +1,33 @@
+"""How long what we ask for and what we accept may be: quote words, launch field sizes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_DESCRIPTION_CHARS = 8_000
+MAX_FIELD_CHARS = 400
+
+
+@dataclass(frozen=True)
+class WordRange:
+    """A length in words, from ``low`` to ``high`` inclusive."""
+
+    low: int
+    high: int
+
+    def __str__(self) -> str:
+        return f"{self.low} to {self.high}"
+
+
+LEGACY_PRICING_PERSONA = "business"
+"""Who carried the pricing read in records written before ``pricing_read`` existed."""
+QUOTE_WORDS = WordRange(90, 180)
+"""The quote length the prompts ask for: rendered into prompts/*.j2 as ``quote_words``."""
+QUOTE_WORDS_ACCEPTED = WordRange(40, 260)
+"""What the validator keeps, around QUOTE_WORDS: a quote a little off length goes to the
+editor to trim rather than back to the model; only a stub or an essay is refused."""
+
+
+def word_count(text: str) -> int:
+    """Number of whitespace-separated words in ``text``."""
+    return len(text.split())
