@@ -59,7 +59,8 @@ def draft(
         out = views.make_console()
         out.print(views.scorecard(panel))
         out.print(views.panel_summary(panel))
-    drafted = [r for r in panel.reviews if r.persona_id in {p.id for p in chosen}]
+    chosen_ids = {p.id for p in chosen}
+    drafted = [r for r in panel.reviews if r.persona_id in chosen_ids]
     failed = [r for r in drafted if r.failed]
     for review in failed:
         click.echo(inert(f"panel: {review.persona_id} failed: {review.error}"), err=True)
