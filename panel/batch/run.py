@@ -136,18 +136,6 @@ def valid_launches(path: Path) -> Iterator[Launch]:
             yield item.launch
 
 
-def start_run(
-    ctx: RunContext, path: Path, digest: str, *, fresh: bool = False
-) -> tuple[int, set[str]]:
-    """Resume the latest run of this queue content (or start one); returns done slugs."""
-    return batches.start_run(ctx.store, str(path), digest, fresh=fresh)
-
-
-def finish_run(ctx: RunContext, run_id: int, status: str, note: str) -> None:
-    """Mark a run finished, stopped or interrupted."""
-    batches.finish_run(ctx.store, run_id, status, note)
-
-
 def panel_cost(panel: ToolPanel) -> float:
     """What a panel's reviews cost."""
     return sum(r.provenance.cost_usd for r in panel.reviews if r.provenance)
@@ -234,7 +222,7 @@ async def run_batch(
 ) -> Progress:
     """Draft every valid launch of a queue; returns the final counters."""
     check = check or checked_queue(path, skip_invalid=skip_invalid)
-    run_id, done = start_run(ctx, path, check.digest, fresh=fresh)
+    run_id, done = batches.start_run(ctx.store, str(path), check.digest, fresh=fresh)
     progress = Progress(total=check.valid)
     budget: Budget | None = None
     slots = asyncio.Semaphore(max(1, concurrency))
@@ -277,10 +265,14 @@ async def run_batch(
     except BaseException:
         for task in tasks:
             task.cancel()
-        finish_run(ctx, run_id, "interrupted", f"{progress.finished} of {progress.total} finished")
+        batches.finish_run(
+            ctx.store, run_id, "interrupted", f"{progress.finished} of {progress.total} finished"
+        )
         raise
     if status == "finished" and (progress.failed or progress.crashed):
         status = "incomplete"  # the next run of the queue drafts these again
-    finish_run(ctx, run_id, status, progress.stopped_for_budget or progress.summary_note())
+    batches.finish_run(
+        ctx.store, run_id, status, progress.stopped_for_budget or progress.summary_note()
+    )
     notify(progress)
     return progress

@@ -23,8 +23,6 @@ from panel.batch.run import (
     checked_queue,
     draft_item,
     estimate_panel_cost,
-    finish_run,
-    start_run,
     valid_launches,
 )
 from panel.drafting.calls import cache_key, request_json
@@ -76,7 +74,7 @@ async def submit_queue(
     """Collect this queue's ended batches, submit what is left, draft what is ready."""
     check = check or checked_queue(path, skip_invalid=skip_invalid)
     apis = {m: batch_api(m) for m in {ctx.models.for_persona(p) for p in personas}}
-    run_id, done = start_run(ctx, path, check.digest)
+    run_id, done = db.start_run(ctx.store, str(path), check.digest)
     result = QueueRun(run_id, await collect(ctx, run_id=run_id))
     groups: dict[str, list[db.PlannedRequest]] = {}
     spent = 0.0
@@ -174,13 +172,13 @@ def _settle(ctx: RunContext, run_id: int, stopped: str | None = None) -> list[db
     plan = db.run_plan(ctx.store, run_id)
     items = db.item_status(ctx.store, run_id)
     if pending:
-        finish_run(ctx, run_id, "waiting", f"{len(pending)} provider batches pending")
+        db.finish_run(ctx.store, run_id, "waiting", f"{len(pending)} provider batches pending")
     elif stopped:
-        finish_run(ctx, run_id, "stopped", stopped)
+        db.finish_run(ctx.store, run_id, "stopped", stopped)
     elif all(slug in items for slug in plan):
-        finish_run(ctx, run_id, "finished", "")
+        db.finish_run(ctx.store, run_id, "finished", "")
     else:
-        finish_run(ctx, run_id, "stopped", "requests were canceled; run the queue again")
+        db.finish_run(ctx.store, run_id, "stopped", "requests were canceled; run the queue again")
     return pending
 
 
