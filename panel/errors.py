@@ -6,6 +6,10 @@ batch) failed; 6 nothing worked: every review (or every panel of a batch) failed
 130 interrupted.
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 EXIT_SOME_FAILED = 5
 EXIT_ALL_FAILED = 6
 
@@ -22,11 +26,48 @@ class PanelError(Exception):
 
     exit_code = 1
 
+    def lines(self) -> list[str]:
+        """What the CLI prints: one line (a newline in it is text, not a line break)."""
+        return [str(self)]
+
 
 class UsageError(PanelError):
     """The user's input is wrong: a file, a field, an option."""
 
     exit_code = 2
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """One thing an editor must settle before an approval or a publish."""
+
+    kind: str
+    """failed, claims, flags or status."""
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class BlockedError(UsageError):
+    """An approval or publish that cannot go ahead yet: every blocker, listed at once."""
+
+    def __init__(self, what: str, blockers: list[Blocker]) -> None:
+        self.what = what
+        self.blockers = blockers
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        """One line when there is one blocker; else a header and a line a blocker."""
+        if len(self.blockers) == 1:
+            return [f"cannot {self.what}: {self.blockers[0]}"]
+        head = f"cannot {self.what}: {len(self.blockers)} things to settle first:"
+        return [head, *(f"  - {b}" for b in self.blockers)]
+
+    @property
+    def only_flags(self) -> bool:
+        """True when confirming the flags would let it go ahead."""
+        return all(b.kind == "flags" for b in self.blockers)
 
 
 class ConflictError(PanelError):

@@ -237,14 +237,16 @@ async def run_eval(
     *,
     concurrency: int = 4,
     diversity_note: str | None = None,
+    redraft: bool = False,
 ) -> EvalReport:
-    """Draft every launch of ``golden`` and score the drafts against the published verdicts."""
+    """Draft every launch of ``golden`` and score the drafts against the published verdicts
+    (an approved or published panel is refused unless ``redraft``)."""
     cases = load_golden(golden, personas)
     slots = asyncio.Semaphore(max(1, concurrency))
 
     async def one(case: GoldenCase) -> ToolPanel:
         async with slots:
-            return await draft_panel(ctx, case.launch, personas)
+            return await draft_panel(ctx, case.launch, personas, redraft=redraft)
 
     started = time.perf_counter()
     panels = await asyncio.gather(*(one(case) for case in cases))

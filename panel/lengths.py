@@ -19,13 +19,13 @@ class WordRange:
         return f"{self.low} to {self.high}"
 
 
-LEGACY_PRICING_PERSONA = "business"
-"""Who carried the pricing read in records written before ``pricing_read`` existed."""
 QUOTE_WORDS = WordRange(90, 180)
 """The quote length the prompts ask for: rendered into prompts/*.j2 as ``quote_words``."""
 QUOTE_WORDS_ACCEPTED = WordRange(40, 260)
 """What the validator keeps, around QUOTE_WORDS: a quote a little off length goes to the
 editor to trim rather than back to the model; only a stub or an essay is refused."""
+PRICING_READ_WORDS = WordRange(6, 45)
+"""The pricing read (one sentence of the reviewer whose persona file gives it)."""
 
 
 def word_count(text: str) -> int:

@@ -6,14 +6,14 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from panel.lengths import (
-    LEGACY_PRICING_PERSONA,
     MAX_DESCRIPTION_CHARS,
     MAX_FIELD_CHARS,
+    PRICING_READ_WORDS,
     QUOTE_WORDS,
     QUOTE_WORDS_ACCEPTED,
     word_count,
@@ -145,6 +145,14 @@ class Persona(BaseModel):
         return self.beat_labels[index] if self.beat_labels else f"beat {index + 1}"
 
 
+PRICING_READ = "pricing_read"
+"""The answer field of the reviewer whose persona file gives the pricing read."""
+PRICING_READ_ASK = "One sentence: your read of the pricing, in your voice."
+"""What the wire schema tells the model the pricing read is."""
+# A sentence ends at . ! or ? (then any closing quotes) before a capital or a digit.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])")
+
+
 class ReviewOutput(BaseModel):
     """What a model must return for one persona (the wire schema, validated here)."""
 
@@ -153,6 +161,8 @@ class ReviewOutput(BaseModel):
     headline: str = Field(description="One line, at most 14 words, summing up the call.")
     quote: str = Field(description="One paragraph in the reviewer's own voice.")
     verdict: Verdict = Field(description="ship or skip; must follow from the quote.")
+    pricing_read: str | None = Field(default=None, description=PRICING_READ_ASK)
+    """Asked only of the reviewer whose persona file sets ``pricing_read: true``."""
 
     @field_validator("headline")
     @classmethod
@@ -174,23 +184,60 @@ class ReviewOutput(BaseModel):
             raise ValueError(f"quote has {words} words; {fix} one paragraph of {QUOTE_WORDS} words")
         return value
 
+    @field_validator("pricing_read")
     @classmethod
-    def wire_schema(cls) -> dict[str, object]:
-        """JSON schema every provider accepts: all fields required, no extra keys."""
+    def _pricing_read(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = " ".join(value.split())
+        words = word_count(value)
+        if not PRICING_READ_WORDS.low <= words <= PRICING_READ_WORDS.high:
+            fix = "write" if words < PRICING_READ_WORDS.low else "cut it to"
+            raise ValueError(
+                f"pricing_read has {words} words; {fix} one sentence of {PRICING_READ_WORDS} "
+                "words giving your read of the pricing"
+            )
+        sentences = len(_SENTENCE_END.split(value))
+        if sentences > 1:
+            raise ValueError(
+                f"pricing_read has {sentences} sentences; make it one sentence with your read "
+                "of the pricing"
+            )
+        return value
+
+    @classmethod
+    def wire_schema(cls, pricing_read: bool = False) -> dict[str, object]:
+        """JSON schema every provider accepts: all fields required, no extra keys.
+
+        ``pricing_read`` adds the pricing read (for the persona whose file gives it).
+        """
+        properties = cls._wire_properties(pricing_read)
         return {
             "type": "object",
-            "properties": {
-                "headline": {"type": "string", "description": "One line summing up the call."},
-                "quote": {
-                    "type": "string",
-                    "description": f"One paragraph of {QUOTE_WORDS.low}-{QUOTE_WORDS.high} "
-                    "words in the reviewer's voice.",
-                },
-                "verdict": {"type": "string", "enum": ["ship", "skip"]},
-            },
-            "required": ["headline", "quote", "verdict"],
+            "properties": properties,
+            "required": list(properties),
             "additionalProperties": False,
         }
+
+    @classmethod
+    def wire_fields(cls, pricing_read: bool = False) -> list[str]:
+        """The names of the answer's fields, in schema order."""
+        return list(cls._wire_properties(pricing_read))
+
+    @staticmethod
+    def _wire_properties(pricing_read: bool) -> dict[str, object]:
+        properties: dict[str, object] = {
+            "headline": {"type": "string", "description": "One line summing up the call."},
+            "quote": {
+                "type": "string",
+                "description": f"One paragraph of {QUOTE_WORDS.low}-{QUOTE_WORDS.high} "
+                "words in the reviewer's voice.",
+            },
+            "verdict": {"type": "string", "enum": ["ship", "skip"]},
+        }
+        if pricing_read:
+            properties[PRICING_READ] = {"type": "string", "description": PRICING_READ_ASK}
+        return properties
 
 
 class Provenance(BaseModel):
@@ -214,6 +261,57 @@ class Provenance(BaseModel):
     """Wall time spent producing this review."""
 
 
+class ClaimKind(StrEnum):
+    """What a checkable claim is."""
+
+    NUMBER = "number"
+    """A number: a percentage, score, size, count, date or duration."""
+    MONEY = "money"
+    """An amount of money, e.g. $20 per seat."""
+    NAME = "name"
+    """A named product, company, model, license or benchmark."""
+
+
+class ClaimStatus(StrEnum):
+    """Where a claim stands with the editor."""
+
+    IN_LAUNCH = "in_launch"
+    """The launch text states it."""
+    TO_VERIFY = "to_verify"
+    """Not in the launch: an editor must verify or waive it before approval."""
+    VERIFIED = "verified"
+    """An editor checked it."""
+    WAIVED = "waived"
+    """An editor let it stand unchecked (e.g. opinion, common knowledge)."""
+
+
+ClaimField = Literal["quote", "headline", "pricing_read"]
+
+
+class Claim(BaseModel):
+    """A checkable fact in a review's text: a number, an amount or a name."""
+
+    id: str
+    """Stable within a panel (the reviewer, then a hash of the kind and text), e.g. dx-3f2a."""
+    text: str
+    """The claim as written, e.g. '$20 per seat'."""
+    kind: ClaimKind
+    """number, money or name."""
+    status: ClaimStatus = ClaimStatus.TO_VERIFY
+    """in_launch, to_verify, verified or waived."""
+    field: ClaimField = "quote"
+    """Which text of the review it was found in first."""
+    changed_by: str | None = None
+    """The editor who last verified or waived it."""
+    changed_at: datetime | None = None
+    """When they did."""
+
+    @property
+    def open(self) -> bool:
+        """True while an editor still has to verify or waive it."""
+        return self.status is ClaimStatus.TO_VERIFY
+
+
 class BeatRead(BaseModel):
     """Whether a quote covers one of its persona's beats, and the cue that said so."""
 
@@ -232,8 +330,8 @@ class Review(BaseModel):
     """Persona file id."""
     persona_name: str
     """Display name of the persona at generation time."""
-    pricing_read: bool = False
-    """True when this reviewer's quote carries the pricing read (its persona file says so)."""
+    pricing_read: str | None = None
+    """This reviewer's one-sentence read of the pricing, when its persona file gives one."""
     verdict: Verdict | None = None
     """ship or skip; None when the persona failed."""
     headline: str = ""
@@ -250,6 +348,10 @@ class Review(BaseModel):
     """True once an editor changed the quote or verdict by hand."""
     flags: list[str] = Field(default_factory=list)
     """Quality flags for the editor."""
+    dismissed_flags: list[str] = Field(default_factory=list)
+    """Flags an editor dismissed (audited); a flag that is no longer raised drops out."""
+    claims: list[Claim] = Field(default_factory=list)
+    """The checkable claims of the headline, quote and pricing read."""
     beats: list[BeatRead] = Field(default_factory=list)
     """Per-beat coverage of the quote (empty for failed reviews and old records)."""
     provenance: Provenance | None = None
@@ -258,11 +360,25 @@ class Review(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _legacy_pricing_read(cls, data: Any) -> Any:
-        """Records stored before persona files said who carries the pricing read: it was
-        the ``business`` reviewer's, so their published pages keep their pricing read."""
-        if isinstance(data, dict) and "pricing_read" not in data and "persona_name" in data:
-            return {**data, "pricing_read": data.get("persona_id") == LEGACY_PRICING_PERSONA}
+        """Records stored before the pricing read was the reviewer's own answer said only
+        whether the quote carried it (a bool): they have no pricing read."""
+        if isinstance(data, dict) and isinstance(data.get("pricing_read"), bool):
+            return {**data, "pricing_read": None}
         return data
+
+    @property
+    def open_flags(self) -> list[str]:
+        """Flags not dismissed by an editor."""
+        return [f for f in self.flags if f not in self.dismissed_flags]
+
+    @property
+    def open_claims(self) -> list[Claim]:
+        """Claims an editor still has to verify or waive."""
+        return [c for c in self.claims if c.open]
+
+    def claim(self, claim_id: str) -> Claim | None:
+        """The claim with ``claim_id``, if this review has it."""
+        return next((c for c in self.claims if c.id == claim_id), None)
 
 
 class ToolPanel(BaseModel):
@@ -286,6 +402,8 @@ class ToolPanel(BaseModel):
     """Cosine similarity of the two most alike quotes; None when not measured."""
     flags: list[str] = Field(default_factory=list)
     """Panel-level quality flags for the editor (e.g. a collapsed panel)."""
+    dismissed_flags: list[str] = Field(default_factory=list)
+    """Panel-level flags an editor dismissed (audited)."""
     created_at: datetime = Field(default_factory=now)
     """When the first revision was drafted."""
     updated_at: datetime = Field(default_factory=now)
@@ -320,6 +438,11 @@ class ToolPanel(BaseModel):
     def review(self, persona_id: str) -> Review | None:
         """The review of ``persona_id``, if the panel has one."""
         return next((r for r in self.reviews if r.persona_id == persona_id), None)
+
+    @property
+    def open_flags(self) -> list[str]:
+        """Panel-level flags not dismissed by an editor."""
+        return [f for f in self.flags if f not in self.dismissed_flags]
 
 
 def percent(share: float | None) -> str:

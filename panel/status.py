@@ -7,11 +7,13 @@ Also what waits for an editor (the review queue) and what needs their eye (atten
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-from panel.errors import NotFoundError, UsageError
-from panel.records import Comparison, Status, ToolPanel
+from panel.errors import BlockedError, Blocker, NotFoundError, UsageError
+from panel.records import Claim, Comparison, Status, ToolPanel
 from panel.store import Store
 from panel.store.comparisons import (
     find_comparison,
@@ -109,18 +111,73 @@ def failed_reviewers(panel: ToolPanel) -> list[str]:
     return [r.persona_id for r in panel.reviews if r.failed]
 
 
+@dataclass(frozen=True)
+class Gate:
+    """What an approval (or a forced publish) must settle besides failed reviews."""
+
+    require_verified_claims: bool = True
+    """Claims to verify block (panel.toml ``require_verified_claims``)."""
+    accept_flags: bool = False
+    """The editor confirmed the flags that are not dismissed (they do not block)."""
+
+
+def open_flags(panel: ToolPanel) -> list[str]:
+    """Every flag of ``panel`` not dismissed: the reviews' ('dx: …'), then the panel's."""
+    flags = [f"{r.persona_id}: {f}" for r in panel.reviews if not r.failed for f in r.open_flags]
+    return flags + panel.open_flags
+
+
+def open_claims(panel: ToolPanel) -> list[tuple[str, Claim]]:
+    """(reviewer, claim) for every claim still to verify."""
+    return [(r.persona_id, c) for r in panel.reviews if not r.failed for c in r.open_claims]
+
+
+def panel_blockers(panel: ToolPanel, gate: Gate, *, prefix: str = "") -> list[Blocker]:
+    """What keeps ``panel`` from approval: failed reviews, claims to verify, open flags."""
+    found = []
+    failed = failed_reviewers(panel)
+    if failed:
+        found.append(
+            Blocker(
+                "failed",
+                f"{prefix}{', '.join(failed)} failed; regenerate or edit "
+                f"{'that review' if len(failed) == 1 else 'those reviews'} first "
+                f"(panel regenerate {panel.slug} -p {failed[0]})",
+            )
+        )
+    claims = open_claims(panel)
+    if gate.require_verified_claims and claims:
+        listed = "; ".join(f'{c.id} "{c.text}"' for _, c in claims)
+        found.append(
+            Blocker(
+                "claims",
+                f"{prefix}{len(claims)} claim{'s' if len(claims) != 1 else ''} to verify: "
+                f"{listed} (panel verify {panel.slug} ID, or --waive)",
+            )
+        )
+    flags = open_flags(panel)
+    if flags and not gate.accept_flags:
+        found.append(
+            Blocker(
+                "flags",
+                f"{prefix}flags not dismissed: {'; '.join(flags)} "
+                "(dismiss them, or confirm them: --accept-flags)",
+            )
+        )
+    return found
+
+
 def check_complete(kind: Kind, slug: str, action: str, panels: Sequence[ToolPanel]) -> None:
     """A record with failed reviews (its own, or its panels') is never approved or
-    published: a UsageError names the first such panel, its failed reviewers and the fix."""
-    for panel in panels:
-        failed = failed_reviewers(panel)
-        if failed:
-            whose = "" if kind == "panel" else f"panel {panel.slug!r}: "
-            raise UsageError(
-                f"cannot {action} {kind} {slug!r}: {whose}{', '.join(failed)} failed; "
-                "regenerate or edit those reviews first "
-                f"(panel regenerate {panel.slug} -p {failed[0]})"
-            )
+    published: a BlockedError names every such panel, its failed reviewers and the fix."""
+    gate = Gate(require_verified_claims=False, accept_flags=True)
+    found = [
+        b
+        for p in panels
+        for b in panel_blockers(p, gate, prefix="" if kind == "panel" else f"panel {p.slug!r}: ")
+    ]
+    if found:
+        raise BlockedError(f"{action} {kind} {slug!r}", found)
 
 
 def panels_of(store: Store, record: Record) -> list[ToolPanel]:
@@ -130,26 +187,101 @@ def panels_of(store: Store, record: Record) -> list[ToolPanel]:
     return [store.get_panel(record.a_slug), store.get_panel(record.b_slug)]
 
 
+def _status_blocker(
+    kind: Kind, record: Record, action: str, *, force: bool = False
+) -> Blocker | None:
+    """Why ``record`` cannot take part in ``action`` from its status, or None."""
+    name = f"{kind} {record.slug}"
+    if record.status is Status.REJECTED:
+        return Blocker("status", f"{name} was rejected: edit or regenerate a review to reopen it")
+    if action == "publish" and record.status is Status.DRAFT and not force:
+        return Blocker(
+            "status",
+            f"{name} is a draft (revision {record.revision}): approve it first "
+            f"(panel approve {record.slug})",
+        )
+    return None
+
+
+def _involved(record: Record, panels: Sequence[ToolPanel]) -> list[tuple[Kind, Record]]:
+    """The records an approval or publish of ``record`` moves: its panels, then itself."""
+    involved: list[tuple[Kind, Record]] = [("panel", p) for p in panels]
+    if isinstance(record, Comparison):
+        involved.append(("comparison", record))
+    return involved
+
+
+def plan_approval(
+    store: Store, kind: Kind, record: Record, gate: Gate
+) -> list[tuple[Kind, Record]]:
+    """What approving ``record`` approves: a panel, or a comparison with its draft panels.
+
+    Every blocker of every record involved is listed at once (BlockedError); a record
+    with nothing left to approve is a UsageError naming its status.
+    """
+    panels = panels_of(store, record)
+    involved = _involved(record, panels)
+    todo = [(k, r) for k, r in involved if r.status is Status.DRAFT]
+    if not todo:
+        next_status(kind, record.slug, record.status, "approve")  # names why (approved, ...)
+        raise UsageError(
+            f"nothing to approve in {kind} {record.slug!r}: it and its panels are approved"
+        )
+    found: list[Blocker] = []
+    for what, item in involved:
+        blocker = _status_blocker(what, item, "approve")
+        if blocker:
+            found.append(blocker)
+    for panel in panels:
+        if panel.status is Status.DRAFT or isinstance(record, ToolPanel):
+            prefix = "" if kind == "panel" else f"panel {panel.slug!r}: "
+            found += panel_blockers(panel, gate, prefix=prefix)
+        elif failed_reviewers(panel):
+            found += panel_blockers(panel, Gate(False, True), prefix=f"panel {panel.slug!r}: ")
+    if found:
+        raise BlockedError(f"approve {kind} {record.slug!r}", found)
+    return todo
+
+
+def plan_publish(
+    store: Store, kind: Kind, record: Record, *, force: bool = False, gate: Gate | None = None
+) -> list[tuple[Kind, Record]]:
+    """What publishing ``record`` marks published: its panels first, then a comparison.
+
+    Records must be approved (or already published: their pages are rebuilt). ``force``
+    lets drafts skip approval, but never failed reviews nor (with the gate's
+    ``require_verified_claims``) claims to verify. Every blocker is listed at once.
+    """
+    gate = gate or Gate(accept_flags=True)
+    panels = panels_of(store, record)
+    involved = _involved(record, panels)
+    found: list[Blocker] = []
+    for what, item in involved:
+        blocker = _status_blocker(what, item, "publish", force=force)
+        if blocker:
+            found.append(blocker)
+    for panel in panels:
+        prefix = "" if kind == "panel" else f"panel {panel.slug!r}: "
+        checks = gate if force and panel.status is Status.DRAFT else Gate(False, True)
+        found += panel_blockers(panel, checks, prefix=prefix)
+    if found:
+        if not force and any(r.status is Status.DRAFT for _, r in involved):
+            found.append(Blocker("status", "or pass --force to publish drafts without approval"))
+        raise BlockedError(f"publish {kind} {record.slug!r}", found)
+    return [(k, r) for k, r in involved if r.status is not Status.PUBLISHED]
+
+
 def check_publish(
     kind: Kind, record: Record, panels: Sequence[ToolPanel], *, force: bool = False
 ) -> bool:
-    """May ``record`` (showing ``panels``) be published? True when publishing marks it
-    published, False when it already is (its pages are only rebuilt).
-
-    Failed reviews are refused whatever ``force`` says; ``force`` only lets a draft skip
-    approval. A rejected record is refused.
-    """
+    """May ``record`` alone be marked published? True when publishing marks it published,
+    False when it already is (its pages are only rebuilt). Failed reviews always block."""
     check_complete(kind, record.slug, "publish", panels)
-    if record.status is Status.PUBLISHED:
-        return False
-    if force and record.status is Status.DRAFT:
-        return True
-    try:
-        next_status(kind, record.slug, record.status, "publish")
-    except UsageError as exc:
+    blocker = _status_blocker(kind, record, "publish", force=force)
+    if blocker:
         hint = " (or pass --force to publish a draft)" if record.status is Status.DRAFT else ""
-        raise UsageError(f"{exc}{hint}") from None
-    return True
+        raise UsageError(f"cannot publish {kind} {record.slug!r}: {blocker}{hint}")
+    return record.status is not Status.PUBLISHED
 
 
 def change_status(
@@ -163,33 +295,71 @@ def change_status(
     reason: str | None = None,
     force: bool = False,
     note: str = "",
+    gate: Gate | None = None,
 ) -> Record:
     """Approve, reject (with a reason) or mark published; a new revision either way.
 
+    Approving a comparison approves its draft panels with it, in one transaction, after
+    checking every blocker of all three (``gate``: claims to verify, flags confirmed).
     ``force`` lets ``publish`` take a draft past approval (never past failed reviews);
-    ``note`` is added to the audit entry.
+    ``note`` is added to the audit entry. Returns the record ``slug`` names.
     """
+    gate = gate or Gate()
     record = load_record(store, kind, slug)
     expected = record.revision if expected_revision is None else expected_revision
-    if action == "publish" and check_publish(kind, record, panels_of(store, record), force=force):
-        target = Status.PUBLISHED
-    else:
-        target = next_status(kind, slug, record.status, action)  # "publish": already published
     if action == "reject" and not (reason and reason.strip()):
         raise UsageError("a rejection needs a reason: pass --reason TEXT")
+    todo: list[tuple[Kind, Record]]
+    if action == "approve":
+        todo = plan_approval(store, kind, record, gate)
+    elif action == "publish":
+        if not check_publish(kind, record, panels_of(store, record), force=force):
+            return record  # already published: its pages are only rebuilt
+        todo = [(kind, record)]
+    else:
+        next_status(kind, slug, record.status, action)
+        todo = [(kind, record)]
+    saved: Record = record
+    with store.together():
+        for what, item in todo:
+            own = what == kind and item.slug == slug
+            moved = _moved(item, action, reason, force=force)
+            stored = save_record(
+                store,
+                moved,
+                expected_revision=expected if own else item.revision,
+                editor=editor,
+                action=action,
+                detail=_detail(item, moved, reason, note, with_=None if own else slug),
+            )
+            saved = stored if own else saved
+    return saved
+
+
+def _moved(item: Record, action: str, reason: str | None, *, force: bool) -> Record:
+    """``item`` with the status ``action`` leads to (a forced publish takes a draft)."""
+    if action == "publish" and force and item.status is Status.DRAFT:
+        target = Status.PUBLISHED
+    else:
+        target = next_status("panel", item.slug, item.status, action)
     update: dict[str, object] = {"status": target}
-    if action == "reject":
-        update["reason"] = reason.strip() if reason else None
-    elif action == "approve":
-        update["reason"] = None
-        if isinstance(record, ToolPanel):
-            check_complete(kind, slug, action, [record])
-    changed = record.model_copy(update=update)
-    detail = f"{record.status.value} → {target.value}" + (f": {reason.strip()}" if reason else "")
-    detail += f" {note}" if note else ""
-    return save_record(
-        store, changed, expected_revision=expected, editor=editor, action=action, detail=detail
-    )
+    if action in ("approve", "reject"):
+        update["reason"] = reason.strip() if action == "reject" and reason else None
+    return item.model_copy(update=update)
+
+
+def _detail(
+    item: Record, moved: Record, reason: str | None, note: str, *, with_: str | None
+) -> str:
+    """The audit line of a status change: 'draft → approved', the reason, accepted flags."""
+    detail = f"{item.status.value} → {moved.status.value}"
+    detail += f": {reason.strip()}" if reason else ""
+    if with_:
+        detail += f" with {with_}"
+    approved = moved.status is Status.APPROVED
+    if approved and isinstance(item, ToolPanel) and (flags := open_flags(item)):
+        detail += f" (flags accepted: {'; '.join(flags)})"
+    return detail + (f" {note}" if note else "")
 
 
 def attention(panel: ToolPanel, *, detailed: bool) -> list[str]:
@@ -203,13 +373,19 @@ def attention(panel: ToolPanel, *, detailed: bool) -> list[str]:
     if failed:
         notes.append(f"failed: {', '.join(failed)}")
     if detailed:
-        notes += [f"{r.persona_id}: {flag}" for r in panel.reviews for flag in r.flags]
-        return notes + panel.flags
-    flagged = [r.persona_id for r in panel.reviews if r.flags and not r.failed]
+        notes += open_flags(panel)
+        claims = open_claims(panel)
+        if claims:
+            notes.append(f"{len(claims)} claim{'s' if len(claims) != 1 else ''} to verify")
+        return notes
+    flagged = [r.persona_id for r in panel.reviews if r.open_flags and not r.failed]
     if flagged:
         notes.append(f"flagged: {', '.join(flagged)}")
-    if panel.flags:
-        notes.append(f"panel: {', '.join(panel.flags)}")
+    if panel.open_flags:
+        notes.append(f"panel: {', '.join(panel.open_flags)}")
+    claims = open_claims(panel)
+    if claims:
+        notes.append(f"{len(claims)} claim{'s' if len(claims) != 1 else ''} to verify")
     return notes
 
 
@@ -220,3 +396,57 @@ def review_queue(store: Store) -> list[Record]:
         *list_comparisons(store, Status.DRAFT),
     ]
     return sorted(waiting, key=lambda r: r.created_at)
+
+
+# -- live pages out of date -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StalePage:
+    """A published page that no longer shows its record as it is now."""
+
+    kind: Kind
+    slug: str
+    why: str
+    """What changed since it was published, e.g. 'panel a: revision 5 is a draft'."""
+
+
+def _live_revisions(store: Store, kind: Kind) -> dict[str, int]:
+    return {
+        slug: int(json.loads(snapshot)["revision"])
+        for slug, snapshot in store.published_snapshots(kind).items()
+    }
+
+
+def stale_pages(store: Store) -> list[StalePage]:
+    """Every published page whose record (or, for a comparison, a panel it shows) has
+    changed since it was published: a new draft or approved revision waits."""
+    live_panels = _live_revisions(store, "panel")
+    waiting: dict[str, str] = {}
+    for slug, live in live_panels.items():
+        panel = store.find_panel(slug)
+        if panel is not None and panel.status is not Status.PUBLISHED:
+            waiting[slug] = (
+                f"revision {panel.revision} is {panel.status.value}; "
+                f"the live page shows revision {live}"
+            )
+    pages = [StalePage("panel", slug, why) for slug, why in waiting.items()]
+    for slug in _live_revisions(store, "comparison"):
+        comparison = find_comparison(store, slug)
+        if comparison is None:
+            continue
+        whys = [
+            f"panel {s}: {waiting[s]}"
+            for s in (comparison.a_slug, comparison.b_slug)
+            if s in waiting
+        ]
+        if comparison.status is not Status.PUBLISHED:
+            whys.insert(0, f"revision {comparison.revision} is {comparison.status.value}")
+        if whys:
+            pages.append(StalePage("comparison", slug, "; ".join(whys)))
+    return pages
+
+
+def stale_reason(store: Store, kind: Kind, slug: str) -> str | None:
+    """Why the published page of a record is out of date, or None when it is current."""
+    return next((p.why for p in stale_pages(store) if p.kind == kind and p.slug == slug), None)

@@ -17,7 +17,7 @@ from panel.drafting.generate import review_persona
 from panel.drafting.personas import load_personas, select
 from panel.errors import ModelFailure, UsageError
 from panel.lengths import word_count
-from panel.records import Status, ToolPanel, Verdict
+from panel.records import ClaimStatus, Review, Status, ToolPanel, Verdict, now
 from panel.status import MAX_EDITED_QUOTE_WORDS, next_status
 from panel.store import Store
 
@@ -41,6 +41,55 @@ class Edit:
     persona_id: str
     verdict: Verdict | None = None
     quote: str | None = None
+    headline: str | None = None
+    pricing_read: str | None = None
+
+
+MAX_HEADLINE_CHARS = 160
+MAX_PRICING_READ_WORDS = 80
+
+
+def _edited_text(
+    review: Review,
+    edit: Edit,
+    update: dict[str, object],
+    details: list[str],
+    *,
+    gives_pricing_read: bool,
+) -> None:
+    """The text fields of ``edit`` that change ``review``, checked, into ``update``."""
+    who = edit.persona_id
+    if edit.quote is not None:
+        quote = " ".join(edit.quote.split())
+        if not quote:
+            raise UsageError("the quote is empty; write the reviewer's paragraph")
+        if word_count(quote) > MAX_EDITED_QUOTE_WORDS:
+            raise UsageError(f"the quote has {word_count(quote)} words; keep it under 400")
+        if quote != review.quote:
+            update["quote"] = quote
+            details.append(f"{who} quote\n{quote_diff(review.quote, quote)}")
+    if edit.headline is not None:
+        headline = " ".join(edit.headline.split())
+        if not headline:
+            raise UsageError("the headline is empty; write one line summing up the call")
+        if len(headline) > MAX_HEADLINE_CHARS:
+            raise UsageError(f"the headline has {len(headline)} characters; keep it under 160")
+        if headline != review.headline:
+            update["headline"] = headline
+            details.append(f"{who} headline\n{quote_diff(review.headline, headline)}")
+    if edit.pricing_read is not None:
+        read = " ".join(edit.pricing_read.split())
+        if review.pricing_read is None and not gives_pricing_read:
+            raise UsageError(f"{who} gives no pricing read (its persona file does not say so)")
+        if not read:
+            raise UsageError("the pricing read is empty; write the reviewer's one sentence")
+        elif word_count(read) > MAX_PRICING_READ_WORDS:
+            raise UsageError(
+                f"the pricing read has {word_count(read)} words; keep it to one sentence"
+            )
+        elif read != (review.pricing_read or ""):
+            update["pricing_read"] = read
+            details.append(f"{who} pricing read\n{quote_diff(review.pricing_read or '', read)}")
 
 
 def edit_review(
@@ -55,19 +104,16 @@ def edit_review(
         raise UsageError(
             f"panel {slug!r} has no reviewer {edit.persona_id!r}; choose from {choices}"
         )
-    if edit.verdict is None and edit.quote is None:
-        raise UsageError("nothing to change: pass --verdict and/or --quote (or --editor)")
+    texts = (edit.verdict, edit.quote, edit.headline, edit.pricing_read)
+    if all(t is None for t in texts):
+        raise UsageError(
+            "nothing to change: pass --verdict, --quote, --headline and/or --pricing-read"
+        )
     update: dict[str, object] = {"human_edited": True, "failed": False, "error": None}
     details: list[str] = []
-    if edit.quote is not None:
-        quote = " ".join(edit.quote.split())
-        if not quote:
-            raise UsageError("the quote is empty; write the reviewer's paragraph")
-        if word_count(quote) > MAX_EDITED_QUOTE_WORDS:
-            raise UsageError(f"the quote has {word_count(quote)} words; keep it under 400")
-        if quote != review.quote:
-            update["quote"] = quote
-            details.append(f"{edit.persona_id} quote\n{quote_diff(review.quote, quote)}")
+    persona = next((p for p in load_personas() if p.id == edit.persona_id), None)
+    gives = persona is not None and persona.pricing_read
+    _edited_text(review, edit, update, details, gives_pricing_read=gives)
     if edit.verdict is not None and edit.verdict != review.verdict:
         update["verdict"] = edit.verdict
         old = review.verdict.value if review.verdict else "none"
@@ -77,7 +123,6 @@ def edit_review(
     if review.verdict is None and "verdict" not in update:
         raise UsageError(f"{edit.persona_id} failed and has no verdict: pass --verdict ship|skip")
     next_status("panel", slug, panel.status, "edit")
-    persona = next((p for p in load_personas() if p.id == edit.persona_id), None)
     edited = quality.recheck(review.model_copy(update=update), persona, panel.launch)
     reviews = [edited if r is review else r for r in panel.reviews]
     measured = diversity.panel_fields(diversity.assess(reviews))
@@ -107,6 +152,12 @@ async def regenerate_review(
         raise ModelFailure(
             f"regenerating {persona_id} failed, the review was kept as it was: {fresh.error}"
         )
+    if (old := panel.review(persona_id)) is not None:
+        # A claim checked before keeps its check when the new answer makes it again.
+        carried = quality.review_claims(
+            fresh.model_copy(update={"claims": old.claims}), panel.launch
+        )
+        fresh = fresh.model_copy(update={"claims": carried})
     reviews = [fresh if r.persona_id == persona_id else r for r in panel.reviews]
     if panel.review(persona_id) is None:
         reviews.append(fresh)
@@ -127,4 +178,99 @@ async def regenerate_review(
         editor=ctx.editor,
         action="regenerate",
         detail=f"{persona_id} on {model}: {verdict}",
+    )
+
+
+# -- claims and flags ---------------------------------------------------------------------
+
+CLAIM_ACTIONS = {
+    "verify": ClaimStatus.VERIFIED,
+    "waive": ClaimStatus.WAIVED,
+    "reopen": ClaimStatus.TO_VERIFY,
+}
+
+
+def set_claim(
+    store: Store,
+    slug: str,
+    claim_id: str,
+    action: str,
+    *,
+    expected_revision: int | None,
+    editor: str,
+) -> ToolPanel:
+    """Verify, waive or reopen one claim (audited: who and when). The panel keeps its
+    status: checking a fact changes no text. A claim the launch states needs no check."""
+    if action not in CLAIM_ACTIONS:
+        raise UsageError(f"unknown claim action {action!r}: verify, waive or reopen")
+    panel = store.get_panel(slug)
+    expected = panel.revision if expected_revision is None else expected_revision
+    found = [(r, c) for r in panel.reviews for c in r.claims if c.id == claim_id]
+    if not found:
+        ids = ", ".join(c.id for r in panel.reviews for c in r.claims) or "none"
+        raise UsageError(
+            f"panel {slug!r} has no claim {claim_id!r} (claims: {ids}); see `panel claims {slug}`"
+        )
+    review, claim = found[0]
+    if claim.status is ClaimStatus.IN_LAUNCH:
+        raise UsageError(
+            f'claim {claim_id} "{claim.text}" is stated in the launch; nothing to check'
+        )
+    target = CLAIM_ACTIONS[action]
+    if claim.status is target:
+        raise UsageError(f"claim {claim_id} is already {target.value}")
+    changed = claim.model_copy(update={"status": target, "changed_by": editor, "changed_at": now()})
+    claims = [changed if c is claim else c for c in review.claims]
+    reviews = [r.model_copy(update={"claims": claims}) if r is review else r for r in panel.reviews]
+    return store.save_panel(
+        panel.model_copy(update={"reviews": reviews}),
+        expected_revision=expected,
+        editor=editor,
+        action=action,
+        detail=f'{claim_id} "{claim.text}" ({review.persona_id}): '
+        f"{claim.status.value} → {target.value}",
+    )
+
+
+def flag_ids(panel: ToolPanel) -> list[tuple[str, str, bool]]:
+    """(id, flag, dismissed) for every flag of a panel: 'dx:1' for a review's, 'panel:1'."""
+    found = [
+        (f"{r.persona_id}:{i}", flag, flag in r.dismissed_flags)
+        for r in panel.reviews
+        for i, flag in enumerate(r.flags, start=1)
+    ]
+    found += [(f"panel:{i}", f, f in panel.dismissed_flags) for i, f in enumerate(panel.flags, 1)]
+    return found
+
+
+def dismiss_flag(
+    store: Store, slug: str, flag_id: str, *, expected_revision: int | None, editor: str
+) -> ToolPanel:
+    """Dismiss one flag (a review's or the panel's), audited; the panel keeps its status."""
+    panel = store.get_panel(slug)
+    expected = panel.revision if expected_revision is None else expected_revision
+    known = {fid: (flag, dismissed) for fid, flag, dismissed in flag_ids(panel)}
+    if flag_id not in known:
+        ids = ", ".join(known) or "none"
+        raise UsageError(f"panel {slug!r} has no flag {flag_id!r} (flags: {ids})")
+    flag, dismissed = known[flag_id]
+    if dismissed:
+        raise UsageError(f"flag {flag_id} is already dismissed")
+    owner, _, _ = flag_id.partition(":")
+    if owner == "panel":
+        changed = panel.model_copy(update={"dismissed_flags": [*panel.dismissed_flags, flag]})
+    else:
+        reviews = [
+            r.model_copy(update={"dismissed_flags": [*r.dismissed_flags, flag]})
+            if r.persona_id == owner
+            else r
+            for r in panel.reviews
+        ]
+        changed = panel.model_copy(update={"reviews": reviews})
+    return store.save_panel(
+        changed,
+        expected_revision=expected,
+        editor=editor,
+        action="dismiss",
+        detail=f"{flag_id}: {flag}",
     )

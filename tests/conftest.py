@@ -60,3 +60,14 @@ def fake() -> FakeProvider:
 def launch_file() -> Path:
     """The GPT-5 Mini example launch."""
     return EXAMPLES / "gpt-5-mini-api.yaml"
+
+
+@pytest.fixture
+def claims_not_required(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project panel.toml with ``require_verified_claims = false`` ($PANEL_CONFIG): for
+    tests of the status machine and of pages, where the fake drafts' claims are beside
+    the point (tests/store/test_approval.py tests the claims gate itself)."""
+    config = tmp_path / "panel.toml"
+    config.write_text("require_verified_claims = false\n", "utf-8")
+    monkeypatch.setenv("PANEL_CONFIG", str(config))
+    return config

@@ -107,6 +107,17 @@ QUOTE = {
         "skip it until the second release."
     ),
 }
+PRICING_READ = {
+    "ship": (
+        "I read the pricing as metered usage with no seat fee, which a platform team can "
+        "expense from its tools budget without a procurement round."
+    ),
+    "skip": (
+        "I read the pricing as a per-seat subscription with no usage tier, which asks for a "
+        "budget line before anyone has proved the value."
+    ),
+}
+"""The answer to a ``pricing_read`` property: one sentence, the reviewer's read."""
 
 REVIEW_SCHEMA: JSON = {
     "type": "object",
@@ -220,6 +231,8 @@ def _synth(schema: Any, name: str, verdict: str) -> Any:
         return QUOTE[verdict]
     if name == "headline":
         return "Ships in minutes" if verdict == "ship" else "A thin wrapper with a bill attached"
+    if name == "pricing_read":
+        return PRICING_READ[verdict]
     return f"{name} for a {verdict} verdict"
 
 

@@ -31,10 +31,14 @@ def make_panel(
     *,
     quotes: dict[str, str] | None = None,
     headlines: dict[str, str] | None = None,
+    pricing_reads: Mapping[str, str] | None = None,
     launch: Mapping[str, str] | None = None,
     **fields: str,
 ) -> ToolPanel:
-    """A panel of the four personas; ``verdicts`` is one letter each: y ship, n skip, x failed."""
+    """A panel of the four personas; ``verdicts`` is one letter each: y ship, n skip, x failed.
+
+    ``pricing_reads`` gives reviewers (by persona id) a pricing read; by default none has one.
+    """
     data = {"name": name, "description": f"{name} does one thing well."}
     data |= dict(launch or {}) | fields
     reviews = []
@@ -44,7 +48,6 @@ def make_panel(
                 Review(
                     persona_id=persona_id,
                     persona_name=persona_name,
-                    pricing_read=persona_id == PRICING_PERSONA,
                     failed=True,
                     error="bad",
                 )
@@ -57,7 +60,7 @@ def make_panel(
             Review(
                 persona_id=persona_id,
                 persona_name=persona_name,
-                pricing_read=persona_id == PRICING_PERSONA,
+                pricing_read=(pricing_reads or {}).get(persona_id),
                 verdict=verdict,
                 headline=headline,
                 quote=quote,
@@ -157,6 +160,8 @@ PAGE_TAGS = {
     "small",
     "strong",
     "blockquote",
+    "figure",
+    "figcaption",
     "footer",
     "ul",
     "li",

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from panel.drafting.calls import request_json
 from panel.drafting.context import RunContext
-from panel.drafting.generate import parse_review
+from panel.drafting.generate import asks_pricing_read, parse_review
 from panel.drafting.retry import Deadline, retry_call
 from panel.errors import PanelError, UsageError
 from panel.providers import ModelResponse, ProviderError
@@ -133,10 +133,11 @@ def _record(
         cache_write_tokens=used.cache_write_tokens,
         batch=True,
     )
+    request = decode_request(row.request)
     call = CallRecord(
         model=batch.model,
         attempt=1,
-        request=request_json(batch.model, decode_request(row.request)),
+        request=request_json(batch.model, request),
         response=billed.text if billed else None,
         input_tokens=used.input_tokens,
         output_tokens=used.output_tokens,
@@ -149,7 +150,7 @@ def _record(
     outcome: str = item.outcome
     if item.response is not None:
         try:
-            parse_review(item.response.text)
+            parse_review(item.response.text, pricing_read=asks_pricing_read(request))
         except ValueError:
             # Cached anyway, for one use: the draft validates it again (noting it invalid in
             # the call log), drops it from the cache and re-asks from it, so the paid answer

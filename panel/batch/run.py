@@ -3,7 +3,10 @@
 Nothing holds the whole queue: it is read twice as a stream (validate, then draft), and
 only counters are kept. Each finished panel is recorded in ``batch_items``; a run of the
 same queue (same content) after a crash skips what was finished, and the response cache
-answers any call that had completed before the crash.
+answers any call that had completed before the crash. A launch whose panel is approved or
+published is kept as it is (no model call, no budget) unless the run was asked to redraft;
+kept launches are looked at again by every run of the queue, so a later ``--redraft``
+drafts them.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from pathlib import Path
 
 from panel.drafting.context import RunContext
 from panel.drafting.generate import draft_panel
+from panel.drafting.protect import is_protected
 from panel.errors import PanelError, UsageError, outcome_code
 from panel.launches import iter_queue
 from panel.records import Launch, Persona, ToolPanel
 from panel.store import batches
 
 MAX_LISTED_ERRORS = 5
+KEPT_NAMES_SHOWN = 10
 log = logging.getLogger(__name__)
 
 
@@ -43,6 +48,8 @@ class Progress:
     """Panels that could not be drafted at all (no new revision): their errors are listed."""
     stopped_for_budget: str | None = None
     errors: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    """Slugs of approved or published panels left as they are (no --redraft), in order."""
 
     @property
     def elapsed(self) -> float:
@@ -51,8 +58,8 @@ class Progress:
 
     @property
     def finished(self) -> int:
-        """Panels no longer waiting (drafted, failed, not drafted, or already done)."""
-        return self.done + self.failed + self.crashed + self.skipped
+        """Panels no longer waiting (drafted, failed, not drafted, kept, or already done)."""
+        return self.done + self.failed + self.crashed + self.skipped + len(self.kept)
 
     def summary_note(self) -> str:
         """What did not succeed, for the run's record ('' when everything did)."""
@@ -64,10 +71,25 @@ class Progress:
         """'; N not drafted' when some panels could not be drafted ('' otherwise)."""
         return f"; {self.crashed} not drafted" if self.crashed else ""
 
+    def kept_note(self) -> str:
+        """The sentence naming the kept panels (the first few of them); '' when none."""
+        if not self.kept:
+            return ""
+        count = len(self.kept)
+        names = ", ".join(self.kept[:KEPT_NAMES_SHOWN])
+        if count > KEPT_NAMES_SHOWN:
+            names += f" and {count - KEPT_NAMES_SHOWN} more"
+        panels, them = ("panel", "it") if count == 1 else ("panels", "them")
+        return (
+            f"Kept {count} approved or published {panels} unchanged: {names} "
+            f"(pass --redraft to draft {them} again)"
+        )
+
     @property
     def exit_code(self) -> int:
         """The command's exit code for this outcome (see panel.errors)."""
-        return outcome_code(ok=self.done + self.skipped, bad=self.failed + self.crashed)
+        ok = self.done + self.skipped + len(self.kept)
+        return outcome_code(ok=ok, bad=self.failed + self.crashed)
 
 
 @dataclass(frozen=True)
@@ -178,14 +200,37 @@ def estimate_panel_cost(ctx: RunContext, personas: list[Persona], launch: Launch
     return total
 
 
+def keep_protected(
+    ctx: RunContext, run_id: int, slug: str, progress: Progress, *, redraft: bool
+) -> bool:
+    """Count and record ``slug`` as kept when its panel is approved or published and no
+    redraft was asked; True when it is kept (it must not be drafted)."""
+    if redraft or not is_protected(ctx.store.find_panel(slug)):
+        return False
+    progress.kept.append(slug)
+    batches.record_item(ctx.store, run_id, slug, batches.KEPT, 0.0)
+    return True
+
+
 async def draft_item(
-    ctx: RunContext, run_id: int, launch: Launch, personas: list[Persona], progress: Progress
+    ctx: RunContext,
+    run_id: int,
+    launch: Launch,
+    personas: list[Persona],
+    progress: Progress,
+    *,
+    redraft: bool = False,
 ) -> None:
     """Draft one launch of a run, counting and recording its outcome; never raises for a
-    panel that could not be drafted (the next run of the queue tries it again)."""
+    panel that could not be drafted (the next run of the queue tries it again). An
+    approved or published panel is kept, unless ``redraft``."""
+    if keep_protected(ctx, run_id, launch.slug, progress, redraft=redraft):
+        return
     try:
-        panel = await draft_panel(ctx, launch, personas)
+        panel = await draft_panel(ctx, launch, personas, redraft=redraft)
     except Exception as exc:
+        if keep_protected(ctx, run_id, launch.slug, progress, redraft=redraft):
+            return  # approved or published while it was drafted: the save was refused
         # An editor changed the panel meanwhile, or a bug: counted and recorded, so the
         # summary, the exit code and the next run all see it.
         message = str(exc) if isinstance(exc, PanelError) else f"{type(exc).__name__}: {exc}"
@@ -217,10 +262,14 @@ async def run_batch(
     max_cost: float | None = None,
     skip_invalid: bool = False,
     fresh: bool = False,
+    redraft: bool = False,
     check: QueueCheck | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Progress:
-    """Draft every valid launch of a queue; returns the final counters."""
+    """Draft every valid launch of a queue; returns the final counters.
+
+    Approved and published panels are kept as they are unless ``redraft``.
+    """
     check = check or checked_queue(path, skip_invalid=skip_invalid)
     run_id, done = batches.start_run(ctx.store, str(path), check.digest, fresh=fresh)
     progress = Progress(total=check.valid)
@@ -231,7 +280,7 @@ async def run_batch(
 
     async def one(launch: Launch) -> None:
         try:
-            await draft_item(ctx, run_id, launch, personas, progress)
+            await draft_item(ctx, run_id, launch, personas, progress, redraft=redraft)
         finally:
             progress.in_flight -= 1
             slots.release()
@@ -243,6 +292,9 @@ async def run_batch(
             if launch.slug in done:
                 progress.skipped += 1
                 notify(progress)
+                continue
+            if keep_protected(ctx, run_id, launch.slug, progress, redraft=redraft):
+                notify(progress)  # before a slot and the budget: it costs nothing
                 continue
             await slots.acquire()
             if budget is None:

@@ -7,12 +7,17 @@ batch price and caches each answer; then the panels are drafted through the norm
 (``draft_panel``), so cached answers cost no call and failed, invalid or expired
 requests are re-asked and retried as usual. Everything is in the database: a later run
 of the same queue, ``panel batch status``, ``collect`` or ``cancel`` pick it up.
+
+An approved or published panel is neither submitted nor drafted unless the run asks to
+redraft it; one that becomes approved or published while its requests wait in a batch
+is kept as the editor left it when the answers are collected (and reported as kept).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,12 +28,14 @@ from panel.batch.run import (
     checked_queue,
     draft_item,
     estimate_panel_cost,
+    keep_protected,
     valid_launches,
 )
 from panel.drafting.calls import cache_key, request_json
 from panel.drafting.context import RunContext
 from panel.drafting.generate import first_review_request
 from panel.drafting.models import ModelChoice
+from panel.drafting.protect import is_protected
 from panel.providers.batching import (
     BatchCapable,
     batch_api,
@@ -70,17 +77,29 @@ async def submit_queue(
     wait: bool = False,
     poll: float = POLL_SECONDS,
     notify: Notify | None = None,
+    redraft: bool = False,
 ) -> QueueRun:
-    """Collect this queue's ended batches, submit what is left, draft what is ready."""
+    """Collect this queue's ended batches, submit what is left, draft what is ready.
+
+    Approved and published panels are kept unless ``redraft``; even then, only those that
+    were so when this run planned them are redrafted, not one approved meanwhile.
+    """
     check = check or checked_queue(path, skip_invalid=skip_invalid)
     apis = {m: batch_api(m) for m in {ctx.models.for_persona(p) for p in personas}}
     run_id, done = db.start_run(ctx.store, str(path), check.digest)
     result = QueueRun(run_id, await collect(ctx, run_id=run_id))
     groups: dict[str, list[db.PlannedRequest]] = {}
     spent = 0.0
+    kept = Progress()
+    asked: set[str] = set()
+    """Protected panels this run was asked to redraft."""
     for launch in valid_launches(path):
         if launch.slug in done:
             continue
+        if keep_protected(ctx, run_id, launch.slug, kept, redraft=redraft):
+            continue  # before planning and the budget: nothing is submitted for it
+        if redraft and is_protected(ctx.store.find_panel(launch.slug)):
+            asked.add(launch.slug)
         needed = _plan_launch(ctx, run_id, launch, personas, result)
         if needed and max_cost is not None:
             estimate = estimate_panel_cost(ctx, personas, launch) * ctx.prices.batch_discount
@@ -101,12 +120,20 @@ async def submit_queue(
             rows = [by_id[cid] for cid, _ in chunk]
             result.submitted.append(await _submit(ctx, run_id, api, model_id, rows))
     result.drafted = await draft_ready(
-        ctx, run_id, all_personas or personas, concurrency=concurrency, redraft_failed=True
+        ctx,
+        run_id,
+        all_personas or personas,
+        concurrency=concurrency,
+        redraft_failed=True,
+        redraft=asked,
+        progress=kept,
     )
     if wait and db.list_batches(ctx.store, run_id=run_id, pending=True):
         more = await collect(ctx, run_id=run_id, wait=True, poll=poll, notify=notify)
         result.collected.merge(more)
-        drafted = await draft_ready(ctx, run_id, all_personas or personas, concurrency=concurrency)
+        drafted = await draft_ready(
+            ctx, run_id, all_personas or personas, concurrency=concurrency, redraft=asked
+        )
         _add_progress(result.drafted, drafted)
     pending = _settle(ctx, run_id, result.stopped_for_budget)
     result.waiting = sum(b.request_count for b in pending)
@@ -189,11 +216,20 @@ async def draft_ready(
     *,
     concurrency: int = 8,
     redraft_failed: bool = False,
+    redraft: bool | Collection[str] = False,
+    progress: Progress | None = None,
 ) -> Progress:
-    """Draft, through the normal path, each launch whose batch requests all finished."""
-    progress = Progress()
+    """Draft, through the normal path, each launch whose batch requests all finished.
+
+    An approved or published panel is kept unless ``redraft`` (True, or the slugs that
+    may be redrafted); ``progress`` (counting launches already kept) is added to.
+    """
+    progress = progress or Progress()
     items = db.item_status(ctx.store, run_id)
     slots = asyncio.Semaphore(max(1, concurrency))
+
+    def may_redraft(slug: str) -> bool:
+        return redraft if isinstance(redraft, bool) else slug in redraft
 
     async def one(rows: list[db.PlannedRequest]) -> None:
         launch = Launch.model_validate_json(rows[0].launch)
@@ -203,19 +239,25 @@ async def draft_ready(
         )
         async with slots:
             await draft_item(
-                dataclasses.replace(ctx, models=models), run_id, launch, chosen, progress
+                dataclasses.replace(ctx, models=models),
+                run_id,
+                launch,
+                chosen,
+                progress,
+                redraft=may_redraft(launch.slug),
             )
 
     ready = []
     for slug, rows in db.run_plan(ctx.store, run_id).items():
         status = items.get(slug)
-        if status == "done" or (status is not None and not redraft_failed):
+        again = redraft_failed or (status == db.KEPT and may_redraft(slug))
+        if status == "done" or (status is not None and not again) or slug in progress.kept:
             continue
         if all(r.outcome is not None and r.outcome != "canceled" for r in rows):
             ready.append(rows)
         else:
             progress.skipped += 1  # still waiting in a batch, or canceled
-    progress.total = len(ready)
+    progress.total += len(ready)
     await asyncio.gather(*(one(rows) for rows in ready))
     return progress
 
@@ -226,6 +268,7 @@ def _add_progress(total: Progress, more: Progress) -> None:
     total.failed += more.failed
     total.crashed += more.crashed
     total.skipped = more.skipped
+    total.kept += [slug for slug in more.kept if slug not in total.kept]
     total.cost_usd += more.cost_usd
     total.tokens += more.tokens
     total.errors += more.errors
@@ -239,12 +282,15 @@ async def collect_all(
     poll: float = POLL_SECONDS,
     concurrency: int = 8,
     notify: Notify | None = None,
+    redraft: bool = False,
 ) -> tuple[Collected, Progress]:
-    """``panel batch collect``: every pending batch, then the launches now ready."""
+    """``panel batch collect``: every pending batch, then the launches now ready (an
+    approved or published panel is kept unless ``redraft``)."""
     runs = db.open_runs(ctx.store)
     collected = await collect(ctx, wait=wait, poll=poll, notify=notify)
     drafted = Progress()
     for run_id in runs:
-        _add_progress(drafted, await draft_ready(ctx, run_id, personas, concurrency=concurrency))
+        more = await draft_ready(ctx, run_id, personas, concurrency=concurrency, redraft=redraft)
+        _add_progress(drafted, more)
         _settle(ctx, run_id)
     return collected, drafted

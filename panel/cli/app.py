@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 
+from panel.drafting.config import load_config
 from panel.drafting.context import RunContext, build_context, load_settings
 from panel.editors import current_editor
 from panel.paths import default_db
 from panel.safe_text import inert
+from panel.status import Gate
 from panel.store import Store, open_store
 
 
@@ -66,6 +68,18 @@ def run_context(env: Env, store: Store, model: str | None) -> RunContext:
         editor=env.editor,
         notify=lambda text: click.echo(inert(text), err=True),
     )
+
+
+accept_flags_option = click.option(
+    "--accept-flags",
+    is_flag=True,
+    help="Approve even though flags are not dismissed (they are named in the audit trail).",
+)
+
+
+def approval_gate(accept_flags: bool) -> Gate:
+    """What approval must settle: panel.toml's require_verified_claims, flags confirmed."""
+    return Gate(load_config().require_verified_claims, accept_flags)
 
 
 def exit_with(code: int) -> None:

@@ -10,7 +10,13 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from panel.batch import run as batches
 from panel.cli.app import Env, cli, exit_with, pass_env, run_context
-from panel.cli.batch_api import BATCH_API_COMMANDS, concurrency_option, submit
+from panel.cli.batch_api import (
+    BATCH_API_COMMANDS,
+    concurrency_option,
+    redraft_option,
+    report_kept,
+    submit,
+)
 from panel.drafting.limiter import AdaptiveLimiter
 from panel.drafting.personas import load_personas, select
 from panel.safe_text import inert
@@ -59,6 +65,7 @@ for _command in BATCH_API_COMMANDS:
     help="Submit through the provider's batch API: half price, results within 24 h.",
 )
 @click.option("--wait", is_flag=True, help="With --batch-api: wait for the results and draft.")
+@redraft_option
 @pass_env
 def run(
     env: Env,
@@ -72,8 +79,13 @@ def run(
     fresh: bool,
     batch_api: bool,
     wait: bool,
+    redraft: bool,
 ) -> None:
-    """Draft panels for a queue (JSONL, YAML list, or folder of launch files)."""
+    """Draft panels for a queue (JSONL, YAML list, or folder of launch files).
+
+    Approved and published panels are kept as they are (named in the summary) unless
+    --redraft.
+    """
     if batch_api and fresh:
         raise click.UsageError("--fresh cannot be combined with --batch-api")
     if wait and not batch_api:
@@ -96,6 +108,7 @@ def run(
             skip_invalid=skip_invalid,
             wait=wait,
             check=check,
+            redraft=redraft,
         )
         return
     with env.store() as store:
@@ -116,8 +129,9 @@ def run(
 
         def update(p: batches.Progress) -> None:
             stats = (
-                f"done {p.done} · failed {p.failed} · skipped {p.skipped} · in flight "
-                f"{p.in_flight} · {p.tokens:,} tok · ${p.cost_usd:.4f}"
+                f"done {p.done} · failed {p.failed} · skipped {p.skipped} · "
+                + (f"kept {len(p.kept)} · " if p.kept else "")
+                + f"in flight {p.in_flight} · {p.tokens:,} tok · ${p.cost_usd:.4f}"
             )
             bar.update(task, total=p.total, completed=p.finished, stats=stats)
 
@@ -131,15 +145,18 @@ def run(
                     max_cost=max_cost,
                     skip_invalid=skip_invalid,
                     fresh=fresh,
+                    redraft=redraft,
                     on_progress=update,
                 )
             )
     elapsed = result.elapsed
+    kept = f", {len(result.kept)} kept" if result.kept else ""
     click.echo(
         f"Batch: {result.done} drafted, {result.failed} with failures, {result.skipped} already "
-        f"done, of {result.total}{result.not_drafted_note()} · {result.tokens:,} tokens · "
+        f"done{kept}, of {result.total}{result.not_drafted_note()} · {result.tokens:,} tokens · "
         f"${result.cost_usd:.4f} · {elapsed:.1f} s"
     )
+    report_kept(result)
     for error in result.errors[:10]:
         click.echo(f"  error: {inert(error)}", err=True)
     if len(result.errors) > 10:

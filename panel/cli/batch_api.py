@@ -70,6 +70,7 @@ def submit(
     skip_invalid: bool,
     wait: bool,
     check: QueueCheck,
+    redraft: bool = False,
 ) -> None:
     """`panel batch QUEUE --batch-api`: collect, submit what is left, draft what is ready."""
     all_personas = load_personas()
@@ -90,6 +91,7 @@ def submit(
                 wait=wait,
                 poll=poll_seconds(),
                 notify=lambda text: click.echo(inert(text), err=True),
+                redraft=redraft,
             )
         )
     _report_collected(result.collected)
@@ -133,6 +135,13 @@ def _report_drafted(drafted: Progress) -> None:
         )
     for error in drafted.errors[:10]:
         click.echo(f"  error: {inert(error)}", err=True)
+    report_kept(drafted)
+
+
+def report_kept(progress: Progress) -> None:
+    """Name the approved or published panels a run left as they are."""
+    if note := progress.kept_note():
+        click.echo(inert(note))
 
 
 @click.command(name="status")
@@ -171,12 +180,20 @@ concurrency_option = click.option(
 )
 """The --concurrency option of `panel batch` and `panel batch collect`."""
 
+redraft_option = click.option(
+    "--redraft",
+    is_flag=True,
+    help="Draft again panels that are approved or published (kept as they are otherwise).",
+)
+"""The --redraft option of `panel batch` and `panel batch collect`."""
+
 
 @click.command(name="collect")
 @click.option("--wait", is_flag=True, help="Wait until every batch has ended.")
 @concurrency_option
+@redraft_option
 @pass_env
-def collect_command(env: Env, wait: bool, concurrency: int) -> None:
+def collect_command(env: Env, wait: bool, concurrency: int, redraft: bool) -> None:
     """Fetch ended batches, then draft their panels (failures re-asked as usual)."""
     with env.store() as store:
         batches = db.list_batches(store, pending=True)
@@ -195,6 +212,7 @@ def collect_command(env: Env, wait: bool, concurrency: int) -> None:
                     poll=poll_seconds(),
                     concurrency=concurrency,
                     notify=lambda text: click.echo(inert(text), err=True),
+                    redraft=redraft,
                 )
             )
     _report_collected(collected)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from panel.records import Comparison, Review, ToolPanel, Verdict, Votes, now, percent
+from panel.records import Claim, Comparison, Review, ToolPanel, Verdict, Votes, now, percent
 from panel.safe_text import inert
 from panel.status import attention
 from panel.store.costs import CostRow
@@ -49,6 +49,8 @@ def scorecard(panel: ToolPanel) -> Table:
             if review.headline:
                 body.append(inert(review.headline) + "\n", style="italic")
             body.append(inert(review.quote, multiline=True))
+            if review.pricing_read:
+                body.append(f"\nPricing read: {inert(review.pricing_read)}", style="cyan")
             if review.human_edited:
                 body.append("  (edited)", style="dim")
             for flag in review.flags:
@@ -240,4 +242,25 @@ def _take(review: Review | None) -> Text:
     if review.headline:
         text.append("\n" + inert(review.headline), style="italic")
     text.append("\n" + inert(review.quote, multiline=True))
+    if review.pricing_read:
+        text.append(f"\nPricing read: {inert(review.pricing_read)}", style="cyan")
     return text
+
+
+def claims_table(rows: Iterable[tuple[str, Claim]]) -> Table:
+    """Claims of a panel: id, reviewer, kind, status, text, who checked it."""
+    table = Table(title="Claims", show_lines=False)
+    for column in ("id", "reviewer", "kind", "status", "claim", "checked by"):
+        table.add_column(column)
+    for who, claim in rows:
+        style = "yellow" if claim.open else ("green" if claim.status.value == "verified" else "")
+        checked = f"{claim.changed_by} {claim.changed_at:%Y-%m-%d}" if claim.changed_at else ""
+        table.add_row(
+            plain(claim.id),
+            plain(who),
+            plain(claim.kind.value),
+            plain(claim.status.value.replace("_", " "), style),
+            plain(claim.text),
+            plain(checked),
+        )
+    return table

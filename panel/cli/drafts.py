@@ -31,6 +31,9 @@ HISTORY_SHOWN = 5
 @click.option("--persona", "-p", "persona_ids", multiple=True, help="Only these personas.")
 @click.option("--fresh", is_flag=True, help="Ask the models again: bypass the response cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored record as JSON.")
+@click.option(
+    "--redraft", is_flag=True, help="Draft it again even if the panel is approved or published."
+)
 @pass_env
 def draft(
     env: Env,
@@ -39,8 +42,12 @@ def draft(
     persona_ids: tuple[str, ...],
     fresh: bool,
     as_json: bool,
+    redraft: bool,
 ) -> None:
     """Draft the panel of a launch file (a new revision if it exists).
+
+    An approved or published panel is refused (exit 2, nothing called or stored) unless
+    --redraft; a redrafted published panel keeps its live page until the next publish.
 
     Exits 0 when every review is valid, 5 when some reviewers failed, 6 when all did.
     """
@@ -50,7 +57,9 @@ def draft(
     with env.store() as store:
         ctx = run_context(env, store, model)
         ctx.use_cache = not fresh
-        panel = asyncio.run(draft_panel(ctx, launch, chosen, all_personas=personas))
+        panel = asyncio.run(
+            draft_panel(ctx, launch, chosen, all_personas=personas, redraft=redraft)
+        )
     if panel.diversity is None and (note := diversity.unavailable()):
         click.echo(f"notice: {note}", err=True)
     if as_json:

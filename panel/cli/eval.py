@@ -12,7 +12,9 @@ from panel.cli import console as views
 from panel.cli.app import Env, cli, pass_env, run_context
 from panel.drafting import diversity
 from panel.drafting.personas import load_personas
-from panel.eval import OUTCOMES, EvalReport, run_eval
+from panel.drafting.protect import is_protected
+from panel.errors import UsageError
+from panel.eval import OUTCOMES, EvalReport, load_golden, run_eval
 from panel.records import Verdict, percent
 
 
@@ -29,23 +31,48 @@ from panel.records import Verdict, percent
 )
 @click.option("--fresh", is_flag=True, help="Bypass the response cache (ask every model again).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--redraft", is_flag=True, help="Draft again panels that are approved or published.")
 @pass_env
 def eval_(
-    env: Env, golden: Path, model: str | None, concurrency: int, fresh: bool, as_json: bool
+    env: Env,
+    golden: Path,
+    model: str | None,
+    concurrency: int,
+    fresh: bool,
+    as_json: bool,
+    redraft: bool,
 ) -> None:
     """Draft each launch of GOLDEN (JSONL: launch + published verdicts) and score the drafts.
 
-    The drafts are stored like `panel draft` ones (pass --db to keep them apart).
+    The drafts are stored like `panel draft` ones (pass --db to keep them apart); an
+    approved or published panel is never redrafted unless --redraft says so.
     """
     personas = load_personas()
     note = diversity.unavailable()
     if note:
         click.echo(f"notice: {note}", err=True)
     with env.store() as store:
+        kept = [
+            case.launch.slug
+            for case in load_golden(golden, personas)
+            if is_protected(store.find_panel(case.launch.slug))
+        ]
+        if kept and not redraft:
+            raise UsageError(
+                f"{golden}: eval would redraft approved or published panels ({', '.join(kept)}); "
+                "pass --db OTHER.db to keep the eval apart, or --redraft"
+            )
         ctx = run_context(env, store, model)
         ctx.use_cache = not fresh
         report = asyncio.run(
-            run_eval(ctx, golden, personas, concurrency=concurrency, diversity_note=note)
+            run_eval(
+                ctx,
+                golden,
+                personas,
+                concurrency=concurrency,
+                diversity_note=note,
+                redraft=redraft,
+            )
         )
     if as_json:
         click.echo(report.model_dump_json(indent=2))

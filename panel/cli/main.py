@@ -8,7 +8,7 @@ import traceback
 import click
 
 # Each command module registers its commands on the group when imported.
-from panel.cli import batch, drafts, eval, publishing, review, serve  # noqa: F401
+from panel.cli import batch, claims, drafts, eval, publishing, review, serve  # noqa: F401
 from panel.cli.app import cli
 from panel.errors import PanelError
 from panel.safe_text import inert
@@ -22,7 +22,11 @@ def main(argv: list[str] | None = None) -> int:
     except PanelError as exc:
         if debug:
             traceback.print_exc()
-        click.echo(f"panel: error: {inert(exc)}", err=True)
+        # A list (every blocker of an approval) prints one item a line, each made inert.
+        first, *rest = exc.lines()
+        click.echo(f"panel: error: {inert(first)}", err=True)
+        for line in rest:
+            click.echo(inert(line), err=True)
         return exc.exit_code
     except click.exceptions.Abort:
         click.echo("panel: aborted", err=True)

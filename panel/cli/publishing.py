@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 
 from panel.cli import console as views
-from panel.cli.app import Env, cli, kind_option, pass_env, run_context
+from panel.cli.app import (
+    Env,
+    accept_flags_option,
+    approval_gate,
+    cli,
+    kind_option,
+    pass_env,
+    run_context,
+)
 from panel.compare import compare_tools
 from panel.pages.publish import publish as publish_site
 from panel.pages.reads import split_read
@@ -98,6 +106,13 @@ def votes_import(env: Env, file: Path) -> None:
     help="Folder of templates overriding the built-in ones by name.",
 )
 @click.option("--base-url", default=None, help="The site's absolute URL, for the feed.")
+@click.option(
+    "--approve",
+    "approve_first",
+    is_flag=True,
+    help="Approve what is still a draft first (a comparison with its panels), then publish.",
+)
+@accept_flags_option
 @kind_option
 @pass_env
 def publish(
@@ -107,9 +122,15 @@ def publish(
     force: bool,
     templates: Path | None,
     base_url: str | None,
+    approve_first: bool,
+    accept_flags: bool,
     kind: str | None,
 ) -> None:
-    """Publish a comparison (with its two panels) or a panel, rebuilding index and feed."""
+    """Publish a comparison (with its two panels) or a panel, rebuilding index and feed.
+
+    Every blocker is listed at once. Publishing a panel rewrites the pages of the
+    published comparisons that show it, so the live site never disagrees with itself.
+    """
     with env.store() as store:
         result = publish_site(
             store,
@@ -120,6 +141,8 @@ def publish(
             templates=templates,
             base_url=base_url,
             kind=kind,
+            approve=approve_first,
+            gate=approval_gate(accept_flags),
         )
     marked = f" (now published: {', '.join(result.marked)})" if result.marked else ""
     click.echo(f"published {result.kind} {result.slug} to {result.out}{marked}")

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import click
 
 from panel.cli import console as views
-from panel.cli.app import Env, cli, kind_option, pass_env, run_context
-from panel.errors import UsageError
+from panel.cli.app import (
+    Env,
+    accept_flags_option,
+    approval_gate,
+    cli,
+    kind_option,
+    pass_env,
+    run_context,
+)
+from panel.errors import BlockedError, UsageError
 from panel.records import Verdict
-from panel.status import Kind, change_status, resolve_kind, review_queue
+from panel.safe_text import inert
+from panel.status import Kind, change_status, resolve_kind, review_queue, stale_pages
 from panel.workflow import Edit, edit_review, regenerate_review
 
 revision_option = click.option(
@@ -25,13 +35,18 @@ revision_option = click.option(
 @cli.command()
 @pass_env
 def review(env: Env) -> None:
-    """List what waits for an editor: drafts, oldest first."""
+    """List what waits for an editor: drafts, oldest first, then live pages out of date."""
     with env.store() as store:
         waiting = review_queue(store)
+        stale = stale_pages(store)
     if not waiting:
         click.echo("Nothing waits for review.")
-        return
-    views.make_console().print(views.review_queue(waiting))
+    else:
+        views.make_console().print(views.review_queue(waiting))
+    if stale:
+        click.echo(f"Live pages out of date ({len(stale)}): republish them once approved")
+        for page in stale:
+            click.echo(inert(f"  stale {page.kind} {page.slug}: {page.why}"))
 
 
 @cli.command()
@@ -39,6 +54,8 @@ def review(env: Env) -> None:
 @click.option("--persona", "-p", "persona_id", required=True, help="Reviewer to edit.")
 @click.option("--verdict", type=click.Choice([v.value for v in Verdict]), default=None)
 @click.option("--quote", default=None, help="The new quote.")
+@click.option("--headline", default=None, help="The new headline (one line).")
+@click.option("--pricing-read", default=None, help="The new pricing read (one sentence).")
 @click.option("--editor", "use_editor", is_flag=True, help="Edit the quote in $EDITOR.")
 @revision_option
 @pass_env
@@ -48,10 +65,13 @@ def edit(
     persona_id: str,
     verdict: str | None,
     quote: str | None,
+    headline: str | None,
+    pricing_read: str | None,
     use_editor: bool,
     expected_revision: int | None,
 ) -> None:
-    """Change one reviewer's verdict or quote by hand (the panel returns to draft)."""
+    """Change one reviewer's verdict, quote, headline or pricing read by hand (the panel
+    returns to draft). A verdict the headline contradicts flags the review."""
     if quote is not None and use_editor:
         raise UsageError("pass --quote or --editor, not both")
     with env.store() as store:
@@ -67,11 +87,14 @@ def edit(
         saved = edit_review(
             store,
             slug,
-            Edit(persona_id, Verdict(verdict) if verdict else None, quote),
+            Edit(persona_id, Verdict(verdict) if verdict else None, quote, headline, pricing_read),
             expected_revision=expected_revision,
             editor=env.editor,
         )
     click.echo(f"{slug}: revision {saved.revision}, {saved.status.value} ({persona_id} edited)")
+    review = saved.review(persona_id)
+    for flag in review.open_flags if review else []:
+        click.echo(inert(f"flag: {persona_id}: {flag}"), err=True)
 
 
 @cli.command()
@@ -101,29 +124,55 @@ def _status_command(
     kind: str | None,
     expected_revision: int | None,
     reason: str | None = None,
+    accept_flags: bool = False,
 ) -> None:
     with env.store() as store:
         resolved: Kind = resolve_kind(store, slug, kind)  # type: ignore[arg-type]
-        saved = change_status(
-            store,
-            resolved,
-            slug,
-            action,  # type: ignore[arg-type]
-            expected_revision=expected_revision,
-            editor=env.editor,
-            reason=reason,
-        )
-    click.echo(f"{resolved} {slug}: {saved.status.value} (revision {saved.revision})")
+        gate = approval_gate(accept_flags)
+
+        def apply() -> object:
+            return change_status(
+                store,
+                resolved,
+                slug,
+                action,  # type: ignore[arg-type]
+                expected_revision=expected_revision,
+                editor=env.editor,
+                reason=reason,
+                gate=gate,
+            )
+
+        try:
+            saved = apply()
+        except BlockedError as exc:
+            # Flags alone ask the editor in a terminal; anything else is refused as listed.
+            if not (exc.only_flags and sys.stdin.isatty()):
+                raise
+            click.echo(inert(str(exc)), err=True)
+            click.confirm("Approve with these flags?", abort=True, err=True)
+            gate = approval_gate(True)
+            saved = apply()
+    click.echo(f"{resolved} {slug}: {saved.status.value} (revision {saved.revision})")  # type: ignore[attr-defined]
+    if resolved == "comparison" and action == "approve":
+        click.echo("  its draft panels were approved with it")
 
 
 @cli.command()
 @click.argument("slug")
 @kind_option
 @revision_option
+@accept_flags_option
 @pass_env
-def approve(env: Env, slug: str, kind: str | None, expected_revision: int | None) -> None:
-    """Approve a draft panel or comparison."""
-    _status_command(env, slug, "approve", kind, expected_revision)
+def approve(
+    env: Env, slug: str, kind: str | None, expected_revision: int | None, accept_flags: bool
+) -> None:
+    """Approve a draft panel, or a comparison together with its draft panels.
+
+    Refused, with every blocker listed, while a review failed, has claims to verify
+    (unless panel.toml says require_verified_claims = false) or flags not dismissed
+    (a terminal asks; elsewhere pass --accept-flags).
+    """
+    _status_command(env, slug, "approve", kind, expected_revision, accept_flags=accept_flags)
 
 
 @cli.command()

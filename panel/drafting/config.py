@@ -15,6 +15,8 @@ Looked up at $PANEL_CONFIG, else ./panel.toml. Example::
     rate_limit_budget_seconds = 120         # waiting out 429/529s, per review
     review_deadline_seconds = 300           # one review, every retry and re-ask included
     panel_deadline_seconds = 600            # the reviews of one panel
+
+    require_verified_claims = true          # approval waits for every claim to be checked
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from panel.drafting.retry import DEFAULT_POLICY, RetryPolicy
 from panel.errors import UsageError
 from panel.providers import registry
 
-KNOWN_KEYS = {"model", "personas", "providers", "retry"}
+KNOWN_KEYS = {"model", "personas", "providers", "retry", "require_verified_claims"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Config:
     path: Path | None = None
     policy: RetryPolicy = DEFAULT_POLICY
     """The retry policy, from the defaults and the ``[retry]`` table."""
+    require_verified_claims: bool = True
+    """Approval is refused while a review has claims to verify (unless this is false)."""
 
 
 def config_path() -> Path | None:
@@ -83,7 +87,17 @@ def load_config(path: Path | None = None) -> Config:
         check_keys(path, f"[providers.{name}]", options, provider_options(path, name))
     check_keys(path, "[personas]", personas, [p.id for p in load_personas()])
     policy = retry_policy(path, data.get("retry", {}))
-    return Config(model, dict(personas), {k: dict(v) for k, v in providers.items()}, path, policy)
+    require_verified = data.get("require_verified_claims", True)
+    if not isinstance(require_verified, bool):
+        raise UsageError(f"{path}: require_verified_claims must be true or false")
+    return Config(
+        model,
+        dict(personas),
+        {k: dict(v) for k, v in providers.items()},
+        path,
+        policy,
+        require_verified,
+    )
 
 
 def check_keys(path: Path, table: str, values: dict[str, Any], allowed: list[str]) -> None:

@@ -7,15 +7,26 @@ import json
 import logging
 import time
 from collections.abc import Sequence
+from functools import partial
 
 from pydantic import ValidationError
 
 from panel.drafting import diversity, quality
 from panel.drafting.calls import Usage, call_model
 from panel.drafting.context import RunContext
+from panel.drafting.protect import check_redraft
 from panel.drafting.retry import panel_deadline
 from panel.providers import AnswerError, Message, ModelRequest, ProviderError
-from panel.records import Launch, Persona, Provenance, Review, ReviewOutput, Status, ToolPanel
+from panel.records import (
+    PRICING_READ,
+    Launch,
+    Persona,
+    Provenance,
+    Review,
+    ReviewOutput,
+    Status,
+    ToolPanel,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,26 +41,57 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_review(text: str) -> ReviewOutput:
-    """Validate a model's raw answer; raises ValueError with a message for the model."""
+PRICING_READ_MISSING = (
+    f"{PRICING_READ}: Field required - add one sentence giving your read of the pricing, "
+    "in your voice"
+)
+"""The re-ask clause when the reviewer who gives the pricing read left it out."""
+
+
+def parse_review(text: str, *, pricing_read: bool = False) -> ReviewOutput:
+    """Validate a model's raw answer; raises ValueError with a message for the model.
+
+    With ``pricing_read`` (the persona gives the pricing read) the answer must have one;
+    without it, a pricing read the model added anyway is dropped, never stored.
+    """
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"the answer is not valid JSON ({exc.msg} at char {exc.pos})") from None
     except RecursionError:
         raise ValueError("the answer is not a flat JSON object (nested far too deep)") from None
+    problems: list[str] = []
+    if isinstance(data, dict):
+        if not pricing_read:
+            data.pop(PRICING_READ, None)
+        elif data.get(PRICING_READ) is None:
+            problems.append(PRICING_READ_MISSING)
     try:
-        return ReviewOutput.model_validate(data)
+        output = ReviewOutput.model_validate(data)
     except ValidationError as exc:
-        raise ValueError(validation_message(exc)) from None
+        raise ValueError("; ".join([validation_message(exc), *problems])) from None
+    if problems:
+        raise ValueError("; ".join(problems))
+    return output
 
 
-def review_request(system: str, messages: Sequence[Message]) -> ModelRequest:
-    """The request of one review turn: the first, or a re-ask with the turns so far."""
+def asks_pricing_read(request: ModelRequest) -> bool:
+    """Whether ``request``'s schema asks for the pricing read (so its answer must have one)."""
+    properties = request.schema.get("properties")
+    return isinstance(properties, dict) and PRICING_READ in properties
+
+
+def review_request(
+    system: str, messages: Sequence[Message], *, pricing_read: bool = False
+) -> ModelRequest:
+    """The request of one review turn: the first, or a re-ask with the turns so far.
+
+    ``pricing_read`` (the persona file's flag) adds the pricing read to the schema.
+    """
     return ModelRequest(
         system=system,
         messages=tuple(messages),
-        schema=ReviewOutput.wire_schema(),
+        schema=ReviewOutput.wire_schema(pricing_read=pricing_read),
         prose_field="quote",
     )
 
@@ -57,7 +99,7 @@ def review_request(system: str, messages: Sequence[Message]) -> ModelRequest:
 def first_review_request(ctx: RunContext, persona: Persona, launch: Launch) -> ModelRequest:
     """The first request of a persona's review, exactly as review_persona sends it."""
     user = Message("user", ctx.prompts.review(persona, launch))
-    return review_request(ctx.prompts.system(persona), [user])
+    return review_request(ctx.prompts.system(persona), [user], pricing_read=persona.pricing_read)
 
 
 async def review_persona(
@@ -74,15 +116,16 @@ async def review_persona(
     best: tuple[ReviewOutput, quality.QuoteRead] | None = None
     beats_asked = False
     reasks = 0
+    pricing = persona.pricing_read
     while True:
-        request = review_request(system, messages)
+        request = review_request(system, messages, pricing_read=pricing)
         try:
             response, output = await call_model(
                 ctx,
                 model_id,
                 request,
                 usage,
-                parse_review,
+                partial(parse_review, pricing_read=pricing),
                 slug=launch.slug,
                 persona_id=persona.id,
             )
@@ -107,29 +150,35 @@ async def review_persona(
                 break
             beats_asked = True
             missing = quality.missing_questions(persona, read.missing)
-            messages += [Message("assistant", raw), Message("user", ctx.prompts.beats(missing))]
+            beats = ctx.prompts.beats(missing, pricing_read=pricing)
+            messages += [Message("assistant", raw), Message("user", beats)]
             continue
         if reasks >= ctx.max_reasks:
             break
         reasks += 1
-        messages += [Message("assistant", raw or ""), Message("user", ctx.prompts.reask(error))]
+        reask = ctx.prompts.reask(error, pricing_read=pricing)
+        messages += [Message("assistant", raw or ""), Message("user", reask)]
     if best is not None:
         output, read = best
-        return Review(
+        # The one place a drafted review is built from a valid answer.
+        review = Review(
             persona_id=persona.id,
             persona_name=persona.name,
-            pricing_read=persona.pricing_read,
+            pricing_read=output.pricing_read,
             verdict=output.verdict,
             headline=output.headline,
             quote=output.quote,
             beats=read.beats,
-            flags=read.flags(),
             provenance=_provenance(ctx, model_id, persona, usage, started),
+        )
+        headline = quality.headline_contradiction(output.verdict, output.headline)
+        flags = read.flags() + ([headline] if headline else [])
+        return review.model_copy(
+            update={"flags": flags, "claims": quality.review_claims(review, launch)}
         )
     return Review(
         persona_id=persona.id,
         persona_name=persona.name,
-        pricing_read=persona.pricing_read,
         failed=True,
         error=error,
         raw=raw,
@@ -171,12 +220,16 @@ async def draft_panel(
     personas: list[Persona],
     *,
     all_personas: list[Persona] | None = None,
+    redraft: bool = False,
 ) -> ToolPanel:
     """Draft (or redraft) the panel of a launch and store it as a new revision.
 
-    With a subset of personas on an existing panel, only their reviews are replaced.
+    With a subset of personas on an existing panel, only their reviews are replaced. An
+    approved or published panel is refused (a UsageError, before any call) unless
+    ``redraft``; one approved while it was drafted makes the save a conflict.
     """
     existing = ctx.store.find_panel(launch.slug)
+    check_redraft(existing, redraft=redraft)
     reviews = await run_reviews(ctx, personas, launch)
     order = all_personas or personas
     if existing is not None:

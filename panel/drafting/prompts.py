@@ -19,13 +19,13 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from panel.errors import UsageError
 from panel.files import sha256_text
-from panel.lengths import QUOTE_WORDS
+from panel.lengths import PRICING_READ_WORDS, QUOTE_WORDS
 from panel.paths import prompts_dir
-from panel.records import Launch, Persona
+from panel.records import Launch, Persona, ReviewOutput
 
 TEMPLATES = ("system.j2", "review.j2", "reask.j2", "beats.j2")
-GLOBALS: dict[str, object] = {"quote_words": QUOTE_WORDS}
-"""Variables every template sees: the quote length the validator is built on."""
+GLOBALS: dict[str, object] = {"quote_words": QUOTE_WORDS, "pricing_read_words": PRICING_READ_WORDS}
+"""Variables every template sees: the lengths the validator is built on."""
 
 # What a model could read as the block marker: the two words, in any case, width or
 # script look-alike, with hidden characters, spaces, dashes or underscores between them,
@@ -95,19 +95,26 @@ class Prompts:
 
     def system(self, persona: Persona) -> str:
         """The system prompt of a persona."""
-        return self.render("system.j2", persona=persona)
+        return self.render("system.j2", persona=persona, **answer_fields(persona.pricing_read))
 
     def review(self, persona: Persona, launch: Launch) -> str:
         """The user message asking ``persona`` to review ``launch``."""
         return self.render("review.j2", persona=persona, launch=launch)
 
-    def reask(self, error: str) -> str:
+    def reask(self, error: str, *, pricing_read: bool = False) -> str:
         """The follow-up message that shows the model its error."""
-        return self.render("reask.j2", error=error)
+        return self.render("reask.j2", error=error, **answer_fields(pricing_read))
 
-    def beats(self, missing: list[str]) -> str:
+    def beats(self, missing: list[str], *, pricing_read: bool = False) -> str:
         """The follow-up message naming the beats (as 'label: question') a quote missed."""
-        return self.render("beats.j2", missing=missing)
+        return self.render("beats.j2", missing=missing, **answer_fields(pricing_read))
+
+
+def answer_fields(pricing_read: bool) -> dict[str, object]:
+    """Template variables: ``answer_shape`` (from the wire schema) and ``pricing_read``."""
+    fields = ReviewOutput.wire_fields(pricing_read)
+    shape = "{" + ", ".join(f'"{name}": ...' for name in fields) + "}"
+    return {"answer_shape": shape, "pricing_read": pricing_read}
 
 
 @cache

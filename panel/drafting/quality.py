@@ -28,7 +28,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from panel.records import BeatRead, Launch, Persona, Review, Verdict
+from panel.drafting import claims
+from panel.records import BeatRead, Claim, ClaimField, Launch, Persona, Review, Verdict
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD_CHAR = re.compile(r"\w")
@@ -265,6 +266,16 @@ def contradiction(verdict: Verdict | None, quote: str) -> str | None:
     return f'quote says {stance.verdict.value} ("{stance.text}") but verdict is {verdict.value}'
 
 
+def headline_contradiction(verdict: Verdict | None, headline: str) -> str | None:
+    """A flag when the headline's wording says the opposite of ``verdict``, else None."""
+    if verdict is None or not headline:
+        return None
+    stance = verdict_statement(headline)
+    if stance is None or stance.verdict is verdict:
+        return None
+    return f'headline says {stance.verdict.value} ("{stance.text}") but verdict is {verdict.value}'
+
+
 # -- one quote, both checks -----------------------------------------------------------------
 
 
@@ -305,11 +316,29 @@ def missing_questions(persona: Persona, labels: list[str]) -> list[str]:
 
 
 def recheck(review: Review, persona: Persona | None, launch: Launch | None = None) -> Review:
-    """``review`` with its beats and flags read again (after an editor changed it)."""
+    """``review`` with its beats, flags and claims read again (after an editor changed it).
+
+    A claim whose text is unchanged keeps its status (verified stays verified).
+    """
     if review.failed or not review.quote:
-        return review.model_copy(update={"beats": [], "flags": []})
+        return review.model_copy(update={"beats": [], "flags": [], "claims": []})
+    headline = headline_contradiction(review.verdict, review.headline)
+    found = review_claims(review, launch)
     if persona is None:
-        flag = contradiction(review.verdict, review.quote)
-        return review.model_copy(update={"beats": [], "flags": [flag] if flag else []})
+        flags = [f for f in (contradiction(review.verdict, review.quote), headline) if f]
+        return review.model_copy(update={"beats": [], "flags": flags, "claims": found})
     read = read_quote(persona, review.verdict, review.quote, launch)
-    return review.model_copy(update={"beats": read.beats, "flags": read.flags()})
+    flags = read.flags() + ([headline] if headline else [])
+    return review.model_copy(update={"beats": read.beats, "flags": flags, "claims": found})
+
+
+def review_claims(review: Review, launch: Launch | None) -> list[Claim]:
+    """The checkable claims of a review's headline, quote and pricing read."""
+    if launch is None:
+        return list(review.claims)
+    texts: dict[ClaimField, str] = {
+        "headline": review.headline,
+        "quote": review.quote,
+        "pricing_read": review.pricing_read or "",
+    }
+    return claims.read_claims(review.persona_id, texts, launch, review.claims)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from panel.errors import ConflictError, NotFoundError, UsageError
-from panel.pages.reads import pricing_remarks, split_read
+from panel.pages.reads import split_read
 from panel.pages.render import (
     COMPARISONS_DIR,
     FEED_FILE,
@@ -25,7 +25,7 @@ from panel.pages.render import (
 )
 from panel.paths import outputs_dir
 from panel.records import Comparison, Status, ToolPanel, now
-from panel.status import Kind, change_status, check_publish, panels_of
+from panel.status import Gate, change_status, load_record, panels_of, plan_publish
 from panel.store import Store
 from panel.store.comparisons import comparisons_of, find_comparison, list_comparisons
 from panel.votes import get_votes
@@ -91,9 +91,7 @@ class SiteView:
 
 
 def _tool(view: SiteView, panel: ToolPanel) -> ToolPage:
-    return ToolPage(
-        panel=panel, votes=get_votes(view.store, panel.slug), pricing_remarks=pricing_remarks(panel)
-    )
+    return ToolPage(panel=panel, votes=get_votes(view.store, panel.slug))
 
 
 def comparison_page(view: SiteView, comparison: Comparison) -> ComparisonPage:
@@ -185,6 +183,9 @@ def site_files(
         tools = [comparison.a_slug, comparison.b_slug]
     else:
         tools = [slug]
+        # A published comparison shows this panel too: its page changes with it.
+        for shown in view.comparisons(slug):
+            files |= _comparison_files(renderer, comparison_page(view, shown))
     for tool in tools:
         files |= _tool_files(renderer, tool_page(view, view.panel(tool)))
     index = site_index(view, base_url)
@@ -223,6 +224,8 @@ def publish(
     base_url: str | None = None,
     kind: str | None = None,
     expected: dict[str, int] | None = None,
+    approve: bool = False,
+    gate: Gate | None = None,
 ) -> PublishResult:
     """Publish a comparison (with both tool panels) or one tool panel, and rebuild the site.
 
@@ -232,7 +235,9 @@ def publish(
     editor saw; a record that moved on since is refused with a ConflictError.
     ``templates`` names a folder overriding the built-in templates; ``kind`` settles a
     slug that names both a panel and a comparison. Pages are rendered once before any
-    status changes, so a template error changes nothing.
+    status changes, so a template error changes nothing. ``approve`` first approves what
+    is still a draft (a comparison with its panels), under ``gate``. Publishing a panel
+    also rewrites the pages of the published comparisons that show it.
     """
     renderer = Renderer(templates)
     base_url = check_base_url(base_url)
@@ -251,17 +256,8 @@ def publish(
     else:
         what = kind or "comparison or panel"
         raise NotFoundError(f"no {what} {slug!r}; run `panel list` or `panel compare A B`")
+    # What the editor saw, checked before anything changes (an approval makes new revisions).
     panels = panels_of(store, record)
-    # The status machine decides what may be published; panels are marked before their
-    # comparison, so a comparison is never live without its tools.
-    mark_comparison = comparison is not None and check_publish(
-        "comparison", comparison, panels, force=force
-    )
-    marks: list[tuple[Kind, ToolPanel | Comparison]] = [
-        ("panel", p) for p in panels if check_publish("panel", p, [p], force=force)
-    ]
-    if comparison is not None and mark_comparison:
-        marks.append(("comparison", comparison))
     seen = [(kind, slug, record.revision)]
     seen += [("panel", p.slug, p.revision) for p in panels if comparison is not None]
     for what, name, revision in seen:
@@ -271,22 +267,42 @@ def publish(
                 f"{what} {name!r} changed since revision {wanted}: it is now revision "
                 f"{revision}; review it again"
             )
+    if approve:
+        # One action for the whole unit: approve what is still a draft, then publish.
+        pending = [p for p in panels if p.status is Status.DRAFT]
+        if record.status is Status.DRAFT or pending:
+            change_status(
+                store,
+                kind,  # type: ignore[arg-type]
+                slug,
+                "approve",
+                expected_revision=(expected or {}).get(slug),
+                editor=editor,
+                gate=gate,
+            )
+            record = load_record(store, kind, slug)  # type: ignore[arg-type]
+            expected = None
+    # The status machine decides what may be published, listing every blocker at once;
+    # panels are marked before their comparison, so a comparison is never live without
+    # its tools.
+    marks = plan_publish(store, kind, record, force=force, gate=gate)  # type: ignore[arg-type]
     # A dry run on the current records: a template error stops us before any change.
     site_files(SiteView(store, live=False), renderer, kind, slug, base_url)
 
     result = PublishResult(kind=kind, slug=slug, out=out)
-    for what, marked in marks:
-        change_status(
-            store,
-            what,
-            marked.slug,
-            "publish",
-            expected_revision=marked.revision,
-            editor=editor,
-            force=force,
-            note=f"to {out}" + (f" with {slug}" if what == "panel" and comparison else ""),
-        )
-        result.marked.append(f"{what} {marked.slug}")
+    with store.together():  # every mark or none
+        for what, marked in marks:
+            change_status(
+                store,
+                what,
+                marked.slug,
+                "publish",
+                expected_revision=marked.revision,
+                editor=editor,
+                force=force,
+                note=f"with {slug}" if what == "panel" and comparison else "",
+            )
+            result.marked.append(f"{what} {marked.slug}")
 
     live = SiteView(store, live=True)
     for relative, text in site_files(live, renderer, kind, slug, base_url).items():

@@ -1,16 +1,21 @@
-"""The reads a page shows beside the reviews: the split between two tools, the pricing remarks."""
+"""The reads a page shows beside the reviews: the split between two tools, the pricing read."""
 
 from __future__ import annotations
 
-import re
+from pydantic import BaseModel
 
 from panel.records import Review, ToolPanel, Verdict, percent
 
-_PRICING = re.compile(
-    r"pric|\$|€|£|per[ -](?:seat|token|user|month|call|request)|free|paid|subscri|"
-    r"licen[cs]|tier|billing|metered|cost",
-    re.IGNORECASE,
-)
+
+class PricingRead(BaseModel):
+    """A reviewer's one-sentence read of the pricing, always shown attributed to them."""
+
+    persona_id: str
+    """The reviewer's persona id."""
+    reviewer: str
+    """The reviewer's display name, e.g. The Operator."""
+    text: str
+    """The reviewer's sentence, as drafted (or edited)."""
 
 
 def _rank(panel: ToolPanel) -> tuple[float, str, str]:
@@ -72,15 +77,14 @@ def split_read(a: ToolPanel, b: ToolPanel) -> str:
     return f"{head} — {'; '.join(clauses)}"
 
 
-def pricing_remarks(panel: ToolPanel) -> str | None:
-    """The pricing reviewer's sentences about pricing, or None when there are none.
+def pricing_read_of(panel: ToolPanel) -> PricingRead | None:
+    """The pricing read of the panel's reviewer who gave one, or None.
 
-    The pricing reviewer is the one whose persona file sets ``pricing_read: true`` (copied
-    onto its reviews when they are drafted), whatever its id or display name.
+    That reviewer is the one whose persona file sets ``pricing_read: true``, whatever its id
+    or display name; records drafted before it was the reviewer's own answer have none.
     """
-    review = next((r for r in panel.reviews if r.pricing_read), None)
-    if review is None or review.failed or not review.quote:
+    review = next((r for r in panel.reviews if r.pricing_read and not r.failed), None)
+    if review is None or review.pricing_read is None:
         return None
-    sentences = re.split(r"(?<=[.!?])\s+", review.quote.strip())
-    remarks = [s for s in sentences if _PRICING.search(s)]
-    return " ".join(remarks[:3]) or None
+    name = review.persona_name.strip() or review.persona_id
+    return PricingRead(persona_id=review.persona_id, reviewer=name, text=review.pricing_read)

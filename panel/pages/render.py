@@ -29,10 +29,10 @@ from jinja2 import (
     TemplateSyntaxError,
 )
 from markupsafe import Markup, escape
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from panel.errors import UsageError
-from panel.pages.reads import reviewers_read
+from panel.pages.reads import PricingRead, pricing_read_of, reviewers_read
 from panel.records import Comparison, Review, ToolPanel, Votes, percent
 
 COMPARISONS_DIR = "compare"
@@ -43,8 +43,9 @@ FEED_FILE = "feed.xml"
 """The Atom feed, at the site root."""
 INDEX_FILE = "index.html"
 """The index page, at the site root."""
-_PRIVATE_REVIEW_FIELDS = {"raw", "error", "flags", "beats"}
-_PRIVATE_PANEL_FIELDS = {"flags", "diversity", "max_similarity"}
+# What only editors see: raw output, errors, quality flags and the claims being checked.
+_PRIVATE_REVIEW_FIELDS = {"raw", "error", "flags", "dismissed_flags", "beats", "claims"}
+_PRIVATE_PANEL_FIELDS = {"flags", "dismissed_flags", "diversity", "max_similarity"}
 _FEED_NAMESPACE = uuid.UUID("6f1c1a52-5e0b-4a8e-9a59-4c2b0e4d7a10")
 
 
@@ -66,10 +67,14 @@ class ToolPage(BaseModel):
     """The tool and its reviews."""
     votes: Votes
     """Community votes on the tool."""
-    pricing_remarks: str | None = None
-    """The pricing reviewer's remarks on pricing (see pages.reads), when it made any."""
     comparisons: list[ComparisonLink] = Field(default_factory=list)
     """Published comparisons the tool appears in."""
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def pricing_read(self) -> PricingRead | None:
+        """The pricing read of the reviewer who gives one, to show attributed to them."""
+        return pricing_read_of(self.panel)
 
 
 @dataclass(frozen=True)
@@ -217,7 +222,7 @@ def verdict_class(review: Review | None) -> str:
 
 
 def public_json(page: BaseModel) -> str:
-    """A page's records as JSON, without what only editors should see (raw output, errors)."""
+    """A page's records as JSON, without what only editors see (raw output, flags, claims)."""
     data: Any = page.model_dump(mode="json")
     _strip_private(data)
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"

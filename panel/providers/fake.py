@@ -9,8 +9,9 @@ name and questions from the system prompt, the launch from the user message. The
 answers each question in turn, with a stock answer when the question is on a familiar
 topic (the primitive, competitors, pricing...) and by taking the question up otherwise,
 so any persona file gets a valid answer and a renamed one the same answer. Quotes are
-padded to the asked length (``QUOTE_WORDS``). Tests may script answers with
-:meth:`FakeProvider.script`.
+padded to the asked length (``QUOTE_WORDS``). When the schema asks for a pricing read, it
+is one sentence read from the launch's pricing entry (a free release is not priced per
+seat). Tests may script answers with :meth:`FakeProvider.script`.
 """
 
 from __future__ import annotations
@@ -127,6 +128,33 @@ _PADDING = (
     "Nothing here rests on the launch post alone; I only count what I could check myself.",
 )
 _NUMBERED = re.compile(r"^(\d+)\. (.+)$")
+# The pricing read, one sentence, by the launch's pricing entry (the first pattern found wins).
+_PRICING_READS: tuple[tuple[str, str], ...] = (
+    (
+        r"freemium",
+        "I read the free tier of {name} as the funnel and the paid plan as the business, so "
+        "it lives or dies on how many teams upgrade.",
+    ),
+    (
+        r"free|open[ -]source|research",
+        "I read {name} as a free research release with nothing to meter yet, so the price to "
+        "judge is the hardware and the people it takes to run.",
+    ),
+    (
+        r"enterprise|contract|sales",
+        "I read {name} as a sales-led enterprise deal, so procurement rather than the "
+        "developer decides, and the price is whatever the contract says.",
+    ),
+    (
+        r"paid|usage|metered|subscription|per[ -]",
+        "I read {name} as metered from the first call, so it has to cost less than what the "
+        "platform team already pays for the same work.",
+    ),
+)
+_NO_PRICE = (
+    "I read the pricing of {name} as undecided, since the launch names no way to pay, and a "
+    "buyer should wait until it does."
+)
 
 
 def _field(request: ModelRequest, label: str) -> str:
@@ -150,6 +178,16 @@ def questions_of(request: ModelRequest) -> list[str]:
         elif match and runs and int(match.group(1)) == len(runs[-1]) + 1:
             runs[-1].append(match.group(2).strip())
     return runs[-1] if runs else []
+
+
+def pricing_read_of(request: ModelRequest) -> str:
+    """The fake reviewer's one-sentence pricing read, from the launch's pricing entry."""
+    name = _field(request, "Name")
+    entry = _field(request, "Pricing entry")  # "this launch" when there is none
+    for pattern, read in _PRICING_READS:
+        if re.search(pattern, entry, re.IGNORECASE):
+            return read.format(name=name)
+    return _NO_PRICE.format(name=name)
 
 
 def _answer(question: str, name: str, used: set[str]) -> str:
@@ -179,9 +217,15 @@ def canned_answer(model: str, request: ModelRequest) -> str:
             break
         sentences.append(padding)
     quote = " ".join([*sentences, closing])
-    return json.dumps(
-        {"headline": f"{reviewer} says {verdict} on {name}", "quote": quote, "verdict": verdict}
-    )
+    answer = {
+        "headline": f"{reviewer} says {verdict} on {name}",
+        "quote": quote,
+        "verdict": verdict,
+    }
+    properties = request.schema.get("properties")
+    if isinstance(properties, dict) and "pricing_read" in properties:
+        answer["pricing_read"] = pricing_read_of(request)
+    return json.dumps(answer)
 
 
 class FakeProvider(Provider):

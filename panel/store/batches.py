@@ -21,6 +21,8 @@ from panel.store import Store
 PENDING = "pending"
 CANCELING = "canceling"
 COLLECTED = "collected"
+KEPT = "kept"
+"""A batch item not drafted because its panel is approved or published (not a failure)."""
 
 
 class ProviderState(Protocol):
@@ -249,7 +251,7 @@ def item_status(store: Store, run_id: int) -> dict[str, str]:
 def record_item(
     store: Store, run_id: int, slug: str, status: str, cost: float, error: str | None = None
 ) -> None:
-    """Record the outcome of one launch of a run: done, failed (reviews) or error."""
+    """Record the outcome of one launch of a run: done, failed (reviews), error or kept."""
     with store.transaction() as tx:
         tx.execute(
             "INSERT OR REPLACE INTO batch_items "

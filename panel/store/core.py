@@ -91,7 +91,13 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the lock up front (BEGIN IMMEDIATE)."""
+        """A write transaction that takes the lock up front (BEGIN IMMEDIATE).
+
+        Nested, it joins the outer one: several saves commit (or roll back) together.
+        """
+        if self.conn.in_transaction:
+            yield self.conn
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -100,6 +106,12 @@ class Store:
             raise
         else:
             self.conn.execute("COMMIT")
+
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """Several saves as one unit: they all commit, or none does (nothing half-written)."""
+        with self.transaction():
+            yield
 
     # -- schema -------------------------------------------------------------------------
 

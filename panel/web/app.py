@@ -14,10 +14,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from panel.drafting.context import load_settings
+from panel.drafting.context import Settings, load_settings
 from panel.errors import ConflictError, NotFoundError, PanelError
 from panel.pages.publish import default_site_dir
-from panel.web import actions, views
+from panel.web import actions, checks, views
 from panel.web.pages import Desk, render_page
 from panel.web.security import DeskGuard, Forbidden
 
@@ -37,6 +37,8 @@ def routes(out: Path) -> list[BaseRoute]:
         Route("/preview/{folder}/{name}", views.preview_page),
         Route(f"{review}/edit", actions.edit_route, methods=post),
         Route(f"{review}/regenerate", actions.regenerate_route, methods=post),
+        Route("/panels/{slug}/claims/{claim_id}/{action}", checks.claim_route, methods=post),
+        Route("/panels/{slug}/flags/{flag_id}/dismiss", checks.dismiss_route, methods=post),
         Route("/{kind}/{slug}", views.record_route),
         Route("/{kind}/{slug}/history", views.history_page),
         Route("/{kind}/{slug}/history/{revision:int}", views.revision_page),
@@ -68,13 +70,15 @@ def create_app(
     out: Path | None = None,
     templates: Path | None = None,
     secret: str | bytes | None = None,
+    settings: Settings | None = None,
 ) -> Starlette:
     """The desk over database ``db``.
 
     ``token``: every request must carry it (needed when serving beyond loopback);
     ``editor``: default editor name; ``model``: model id for regenerations; ``out``: the
     site folder publish writes to and /site/ serves; ``templates``: overrides of the page
-    templates; ``secret``: signs CSRF tokens ($PANEL_SECRET, else random per start).
+    templates; ``secret``: signs CSRF tokens ($PANEL_SECRET, else random per start);
+    ``settings``: panel.toml and the fallback model (read now when not given).
     """
     out = out or default_site_dir()
     out.mkdir(parents=True, exist_ok=True)
@@ -83,7 +87,7 @@ def create_app(
         db=db,
         out=out,
         secret=key.encode() if isinstance(key, str) else key or secrets.token_bytes(32),
-        settings=load_settings(),
+        settings=settings or load_settings(),
         token=token or None,
         editor=editor,
         model=model,

@@ -35,6 +35,11 @@ def text(form: FormData, name: str, *, limit: int = MAX_TEXT_CHARS) -> str | Non
     return value
 
 
+def checked(form: FormData, name: str) -> bool:
+    """True when a checkbox (or a button's value) ``name`` was sent as 1, on or true."""
+    return (text(form, name, limit=10) or "").strip().lower() in ("1", "on", "true")
+
+
 def revision(form: FormData, name: str = "revision") -> int:
     """The revision the change was made against (every desk form carries it)."""
     value = text(form, name, limit=12)

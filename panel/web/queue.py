@@ -1,4 +1,5 @@
-"""The review queue as the desk lists it: rows, filters by status and category, sorting."""
+"""The review queue as the desk lists it: rows, filters by status and category, sorting,
+and the live pages that are out of date."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from panel.records import Comparison, Status, ToolPanel
-from panel.status import Kind, Record, attention, review_queue
+from panel.status import Kind, Record, StalePage, attention, review_queue, stale_pages
 from panel.store import Store
-from panel.store.comparisons import list_comparisons
+from panel.store.comparisons import get_comparison, list_comparisons
 
-STATUSES = ("draft", "approved", "rejected", "published", "all")
+STATUSES = ("draft", "approved", "rejected", "published", "stale", "all")
+"""'stale': published pages that no longer show their record as it is now."""
 SORTS = {
     "oldest": "Oldest first",
     "newest": "Newest first",
@@ -85,9 +87,14 @@ def _comparison_row(store: Store, comparison: Comparison) -> QueueRow:
     )
 
 
-def _records(store: Store, status: str) -> list[Record]:
+def _records(store: Store, status: str, stale: list[StalePage]) -> list[Record]:
     if status == Status.DRAFT.value:
         return review_queue(store)
+    if status == "stale":
+        return [
+            store.get_panel(p.slug) if p.kind == "panel" else get_comparison(store, p.slug)
+            for p in stale
+        ]
     chosen = None if status == "all" else Status(status)
     return [*store.list_panels(chosen), *list_comparisons(store, chosen)]
 
@@ -108,14 +115,17 @@ class Queue:
     categories: list[str]
     total: int
     """Rows of the chosen status before the category filter."""
+    stale: list[StalePage] = field(default_factory=list)
+    """Live pages out of date (whatever the filter), with why."""
 
 
 def build_queue(store: Store, status: str, category: str, sort: str) -> Queue:
     """The queue for a status ('draft' is what waits for review), category and sort order."""
     status = status if status in STATUSES else Status.DRAFT.value
+    stale = stale_pages(store)
     rows = [
         _comparison_row(store, r) if isinstance(r, Comparison) else _panel_row(r)
-        for r in _records(store, status)
+        for r in _records(store, status, stale)
     ]
     categories = sorted({c for r in rows for c in r.category.split(" / ") if c}, key=str.casefold)
     total = len(rows)
@@ -125,4 +135,4 @@ def build_queue(store: Store, status: str, category: str, sort: str) -> Queue:
     rows.sort(key=_sort_key(sort))
     if sort == "newest":
         rows.reverse()
-    return Queue(rows=rows, categories=categories, total=total)
+    return Queue(rows=rows, categories=categories, total=total, stale=stale)

@@ -18,12 +18,12 @@ import pytest
 from panel.cli import main
 from panel.drafting import diversity
 from panel.drafting.context import RunContext
-from panel.drafting.generate import draft_panel
+from panel.drafting.generate import asks_pricing_read, draft_panel
 from panel.drafting.personas import load_personas
 from panel.launches import load_launch
 from panel.paths import default_db
 from panel.providers import ModelRequest
-from panel.providers.fake import FakeProvider
+from panel.providers.fake import FakeProvider, pricing_read_of
 from panel.records import Review
 from panel.store import open_store
 from tests.conftest import EXAMPLES, ROOT, context_for
@@ -93,7 +93,10 @@ def collapsed_answer(request: ModelRequest) -> str:
     """Every persona answers with (nearly) the same quote."""
     index = next(i for i, name in enumerate(NAMES) if f"You are {name}" in request.system)
     quote = NEAR_IDENTICAL[index]
-    return json.dumps({"headline": "Same again", "quote": quote, "verdict": "skip"})
+    answer = {"headline": "Same again", "quote": quote, "verdict": "skip"}
+    if asks_pricing_read(request):
+        answer["pricing_read"] = pricing_read_of(request)
+    return json.dumps(answer)
 
 
 def ctx() -> RunContext:

@@ -20,6 +20,7 @@ from panel.store import open_store
 from tests.conftest import EXAMPLES
 from tests.drafting.test_quality import SKEPTIC_MISSING_TWO, answer
 from tests.fakeserver import FakeServer
+from tests.fakeserver_wire import request_schema
 
 GOLDEN = EXAMPLES / "golden.jsonl"
 
@@ -175,7 +176,7 @@ def skip_everything(body: dict[str, Any]) -> dict[str, Any]:
     request = ModelRequest(
         system=messages[0]["content"],
         messages=(Message("user", messages[1]["content"]),),
-        schema={},
+        schema=request_schema(body),
     )
     review: dict[str, Any] = json.loads(canned_answer("skip", request))
     return review

@@ -8,15 +8,21 @@ from pathlib import Path
 import pytest
 
 from panel.drafting.context import RunContext
-from panel.drafting.generate import draft_panel, parse_review
+from panel.drafting.generate import (
+    asks_pricing_read,
+    draft_panel,
+    first_review_request,
+    parse_review,
+)
 from panel.drafting.personas import load_personas
 from panel.drafting.prompts import load_prompts
 from panel.drafting.retry import RetryPolicy
 from panel.launches import load_launch
+from panel.lengths import PRICING_READ_WORDS
 from panel.paths import default_db
-from panel.providers import ProviderError
-from panel.providers.fake import FakeProvider, canned_answer
-from panel.records import Launch, Verdict
+from panel.providers import ModelRequest, ProviderError
+from panel.providers.fake import FakeProvider, canned_answer, pricing_read_of
+from panel.records import Launch, Persona, ReviewOutput, Verdict
 from panel.store import Store, open_store
 from tests.conftest import EXAMPLES, context_for
 
@@ -177,3 +183,104 @@ async def test_cache_key_covers_the_model(store: Store, fake: FakeProvider) -> N
     await draft_panel(make_ctx(store, "fake:ship"), launch(), load_personas()[:1])
     await draft_panel(make_ctx(store, "fake:skip"), launch(), load_personas()[:1])
     assert [m for m, _ in fake.calls] == ["ship", "skip"]
+
+
+# -- the pricing read ----------------------------------------------------------------------------
+
+VALID = {"headline": "h", "quote": "w " * 60, "verdict": "ship"}
+READ = "I read the pricing as metered per call, which a platform team can expense."
+SHAPE = '{"headline": ..., "quote": ..., "verdict": ...'
+
+
+def by_id(persona_id: str) -> Persona:
+    return next(p for p in load_personas() if p.id == persona_id)
+
+
+def test_parse_review_requires_the_pricing_read_only_when_asked() -> None:
+    with pytest.raises(ValueError, match=r"^pricing_read: Field required - add one sentence"):
+        parse_review(json.dumps(VALID), pricing_read=True)
+    with pytest.raises(ValueError, match=r"^pricing_read: Field required"):
+        parse_review(json.dumps(VALID | {"pricing_read": None}), pricing_read=True)
+    # every problem at once, so one re-ask can fix them all
+    with pytest.raises(ValueError, match=r"quote has 2 words.*; pricing_read: Field required"):
+        parse_review(json.dumps(VALID | {"quote": "too short"}), pricing_read=True)
+    spaced = parse_review(json.dumps(VALID | {"pricing_read": f"  {READ}\n"}), pricing_read=True)
+    assert spaced.pricing_read == READ
+    # not asked: a pricing read the model volunteers is never kept
+    assert parse_review(json.dumps(VALID | {"pricing_read": READ})).pricing_read is None
+    assert parse_review(json.dumps(VALID)).pricing_read is None
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("Free.", "pricing_read has 1 words; write one sentence of 6 to 45 words"),
+        ("word " * 46, "pricing_read has 46 words; cut it to one sentence of 6 to 45 words"),
+        (
+            "It is free for research. It will be metered later for teams.",
+            "pricing_read has 2 sentences; make it one sentence",
+        ),
+    ],
+)
+def test_a_bad_pricing_read_is_refused_with_a_message_the_model_can_act_on(
+    text: str, problem: str
+) -> None:
+    with pytest.raises(ValueError, match=f"^pricing_read: {problem}"):
+        parse_review(json.dumps(VALID | {"pricing_read": text}), pricing_read=True)
+    assert PRICING_READ_WORDS.low == 6 and PRICING_READ_WORDS.high == 45
+
+
+def test_only_the_pricing_reviewer_s_request_and_prompts_name_the_pricing_read() -> None:
+    ctx = make_ctx(open_store(default_db()))
+    for persona in load_personas():
+        request = first_review_request(ctx, persona, launch())
+        asked = persona.pricing_read
+        assert asks_pricing_read(request) is asked
+        assert request.schema == ReviewOutput.wire_schema(pricing_read=asked)
+        shape = SHAPE + (', "pricing_read": ...}' if asked else "}")
+        assert f"Answer only with the JSON object {shape}." in request.system
+        assert ("pricing_read" in request.system) is asked
+        assert shape in ctx.prompts.reask("bad", pricing_read=asked)
+        assert shape in ctx.prompts.beats(["x: y?"], pricing_read=asked)
+    assert [p.id for p in load_personas() if p.pricing_read] == ["business"]
+    operator = ctx.prompts.system(by_id("business"))
+    assert "The pricing_read is ONE sentence of 6 to 45 words" in operator
+
+
+async def test_a_missing_pricing_read_is_asked_again_naming_it(
+    store: Store, fake: FakeProvider
+) -> None:
+    def without_read(request: ModelRequest) -> str:
+        answer = json.loads(canned_answer("skip", request))
+        assert answer.pop("pricing_read"), "the fake answers the asked pricing read"
+        return json.dumps(answer)
+
+    fake.script(without_read)
+    panel = await draft_panel(make_ctx(store, "fake:skip"), launch(), [by_id("business")])
+    review = panel.reviews[0]
+    assert not review.failed and review.provenance is not None
+    assert review.provenance.attempts == 2
+    first, second = fake.calls[0][1], fake.calls[1][1]
+    assert review.pricing_read == pricing_read_of(first)
+    reask = second.messages[-1].content
+    assert reask.startswith("Your previous answer could not be used: pricing_read: Field required")
+    assert f'{SHAPE}, "pricing_read": ...}}' in reask
+    assert "The pricing_read is one sentence of 6 to 45 words." in reask
+    assert asks_pricing_read(second) and second.schema == first.schema
+
+
+async def test_free_and_paid_launches_get_their_own_pricing_reads(
+    store: Store, fake: FakeProvider
+) -> None:
+    operator = [by_id("business")]
+    reads: dict[str, str] = {}
+    for name in ("claude-haiku-open-weights", "gpt-5-mini-api"):
+        one = load_launch(EXAMPLES / f"{name}.yaml")
+        panel = await draft_panel(make_ctx(store), one, operator)
+        assert one.entry and panel.reviews[0].pricing_read
+        reads[one.entry] = panel.reviews[0].pricing_read
+    assert "a free research release with nothing to meter" in reads["Free"]
+    assert "metered from the first call" in reads["Paid"]
+    assert all("$" not in read and "per seat" not in read for read in reads.values())
+    others = await draft_panel(make_ctx(store), launch(), load_personas()[:3])
+    assert [r.pricing_read for r in others.reviews if r.persona_id != "business"] == [None] * 3

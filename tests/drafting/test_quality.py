@@ -318,4 +318,15 @@ def test_an_edit_reads_the_quote_again(
         editor="ed",
     )
     again = fixed.review("skeptic")
-    assert again is not None and again.flags == [] and all(b.covered for b in again.beats)
+    assert again is not None and all(b.covered for b in again.beats)
+    # the verdict moved, the drafted headline did not: flagged, not rewritten
+    assert again.flags == ['headline says skip ("The Skeptic says skip") but verdict is ship']
+    headline = "The Skeptic says ship: cheap enough to try"
+    last = edit_review(
+        store,
+        "gpt-5-mini-api",
+        Edit("skeptic", headline=headline),
+        expected_revision=None,
+        editor="ed",
+    ).review("skeptic")
+    assert last is not None and last.headline == headline and last.flags == []

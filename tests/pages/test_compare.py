@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from panel.cli import main
 from panel.errors import ConflictError, NotFoundError, UsageError
-from panel.pages.reads import pricing_remarks, split_read
+from panel.pages.reads import PricingRead, pricing_read_of, split_read
 from panel.paths import default_db
 from panel.providers.fake import FakeProvider
 from panel.records import Comparison, Status
@@ -87,26 +87,24 @@ def test_split_read_uses_a_singular_verb_for_one_skipper() -> None:
     assert read.endswith("the operator skips A")
 
 
-# -- pricing_remarks ----------------------------------------------------------------------------
+# -- the pricing read -------------------------------------------------------------------------
 
 
-def test_pricing_remarks_are_the_business_reviewers_pricing_sentences() -> None:
-    quote = (
-        "The buyer is a platform team. The pricing is metered per token, Paid from day one. "
-        "The moat is distribution. If prices drop tenfold, the habit survives."
-    )
-    panel = make_panel("A", "yyyy", quotes={"business": quote})
-    assert pricing_remarks(panel) == (
-        "The pricing is metered per token, Paid from day one. "
-        "If prices drop tenfold, the habit survives."
+def test_the_pricing_read_is_the_reviewers_own_answer_attributed_to_them() -> None:
+    read = "I read it as metered per token, which a platform team can expense."
+    # the quote talks pricing too, but the page shows the reviewer's answer, not a lifted line
+    quote = "The buyer is a platform team. The pricing is $20 per seat. The moat is thin."
+    panel = make_panel("A", "yyyy", quotes={"business": quote}, pricing_reads={"business": read})
+    assert pricing_read_of(panel) == PricingRead(
+        persona_id="business", reviewer="The Operator", text=read
     )
 
 
-def test_pricing_remarks_absent_without_a_business_review_or_pricing_talk() -> None:
-    assert pricing_remarks(make_panel("A", "yyyx")) is None
-    assert (
-        pricing_remarks(make_panel("A", "yyyy", quotes={"business": "The moat is thin."})) is None
-    )
+def test_no_pricing_read_without_one_given_or_from_a_failed_review() -> None:
+    quote = "The pricing is metered per token, Paid from day one."
+    assert pricing_read_of(make_panel("A", "yyyy", quotes={"business": quote})) is None
+    failed = make_panel("A", "yyyx", pricing_reads={"business": "I read it as metered, fine."})
+    assert failed.reviews[3].pricing_read is None and pricing_read_of(failed) is None
 
 
 # -- panel compare ----------------------------------------------------------------------------

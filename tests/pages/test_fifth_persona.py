@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from panel.cli import main
-from panel.pages.reads import pricing_remarks
+from panel.pages.reads import pricing_read_of
+from panel.pages.render import Renderer, ToolPage
 from panel.paths import default_db, outputs_dir, personas_dir
 from panel.providers.fake import FakeProvider
-from panel.records import Review, ToolPanel, Verdict
+from panel.records import Review, ToolPanel, Verdict, Votes
 from panel.store import open_store
 from tests.conftest import EXAMPLES
 from tests.drafting.test_personas import AUDITOR
@@ -20,6 +22,7 @@ from tests.pages_support import html_text, make_panel
 HAIKU_SLUG = "claude-haiku-open-weights"
 MINI_SLUG = "gpt-5-mini-api"
 SLUG = f"{HAIKU_SLUG}-vs-{MINI_SLUG}"
+pytestmark = pytest.mark.usefixtures("claims_not_required")
 
 
 @pytest.fixture
@@ -32,11 +35,11 @@ def personas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def draft_compare_approve_publish(capsys: pytest.CaptureFixture[str]) -> str:
-    """`panel compare` (fake:mixed), approve all three records, `panel publish`; the output."""
+    """`panel compare` (fake:mixed), approve the comparison (its panels with it), `panel
+    publish`; the output."""
     compare = ["compare", str(EXAMPLES / "claude-haiku-open-weights.yaml")]
     assert main([*compare, str(EXAMPLES / "gpt-5-mini-api.yaml"), "-m", "fake:mixed"]) == 0
-    for slug in (HAIKU_SLUG, MINI_SLUG, SLUG):
-        assert main(["approve", slug]) == 0
+    assert main(["approve", SLUG, "--accept-flags"]) == 0, capsys.readouterr().err
     assert main(["publish", SLUG]) == 0, capsys.readouterr().err
     return " ".join(capsys.readouterr().out.split())
 
@@ -94,34 +97,70 @@ def test_a_renamed_persona_keeps_its_page_and_the_pricing_read(
         money = panel.review(new_id or "business")
         assert money is not None and money.persona_name == "The Money Desk"
         assert money.pricing_read and money.flags == []
-        remarks = pricing_remarks(panel)
-        assert remarks is not None and "metered usage with a free tier" in remarks
-        tool = page(f"tools/{panel.slug}.html")
-        assert "Pricing read:</strong> " + html_text(remarks) in tool
-        assert html_text(money.quote) in tool
-    assert html.count("Pricing read:") == 2
+        read = pricing_read_of(panel)
+        assert read is not None and read.reviewer == "The Money Desk"
+        assert read.text == money.pricing_read
+        caption = "The Money Desk's pricing read:</figcaption>\n    <blockquote><p>"
+        attributed = f"{caption}“{html_text(read.text)}”"
+        assert attributed in page(f"tools/{panel.slug}.html") and attributed in html
+        assert html_text(money.quote) in page(f"tools/{panel.slug}.html")
+    assert html.count("pricing read:") == 2
     assert "the money desk" in page("index.html")
 
 
-def test_the_pricing_read_follows_the_flag_not_an_id() -> None:
+def test_the_pricing_read_moves_with_the_persona_file_flag(
+    personas: Path, fake: FakeProvider, capsys: pytest.CaptureFixture[str]
+) -> None:
+    business = personas / "business.md"
+    business.write_text(
+        business.read_text(encoding="utf-8").replace("pricing_read: true\n", ""), "utf-8"
+    )
+    auditor = AUDITOR.replace("order: 5\n", "order: 5\npricing_read: true\n")
+    (personas / "auditor.md").write_text(auditor, encoding="utf-8")
+    draft_compare_approve_publish(capsys)
+    # only the auditor's requests asked for a pricing read, and only its reviews carry one
+    for _, request in fake.calls:
+        asked = "pricing_read" in cast(dict[str, object], request.schema["properties"])
+        assert asked == request.system.startswith("You are The Auditor"), request.system[:40]
+        assert ("pricing_read" in request.system) == asked
+    html = page(f"compare/{SLUG}.html")
+    for panel in panels():
+        assert [r.persona_id for r in panel.reviews if r.pricing_read] == ["auditor"]
+        read = pricing_read_of(panel)
+        assert read is not None and read.reviewer == "The Auditor"
+        assert "The Auditor's pricing read:</figcaption>" in page(f"tools/{panel.slug}.html")
+        assert html_text(read.text) in html
+    assert "The Operator's pricing read" not in html
+
+
+def test_the_pricing_read_follows_the_review_not_an_id() -> None:
+    read = "I read it as metered per token, which a platform team can expense."
+    money = Review(
+        persona_id="money",
+        persona_name="Money",
+        verdict=Verdict.SKIP,
+        quote="The pricing is metered per token.",
+        pricing_read=read,
+    )
+    panel = make_panel("A", "yyyy")
+    assert pricing_read_of(panel) is None  # nobody gave a pricing read
+    moved = panel.model_copy(update={"reviews": [*panel.reviews[:3], money]})
+    found = pricing_read_of(moved)
+    assert found is not None and (found.persona_id, found.reviewer, found.text) == (
+        "money",
+        "Money",
+        read,
+    )
+
+
+def test_panels_stored_before_the_pricing_read_was_an_answer_show_none() -> None:
     quote = "The buyer is a platform team. The pricing is metered per token. The moat is thin."
-    panel = make_panel("A", "yyyy", quotes={"business": quote})
-    assert pricing_remarks(panel) == "The pricing is metered per token."
-    money = Review(persona_id="money", persona_name="Money", verdict=Verdict.SKIP, quote=quote)
-    plain = panel.model_copy(update={"reviews": [*panel.reviews[:3], money]})
-    assert pricing_remarks(plain) is None  # no reviewer carries the pricing read
-    flagged = money.model_copy(update={"pricing_read": True})
-    moved = panel.model_copy(update={"reviews": [*panel.reviews[:3], flagged]})
-    assert pricing_remarks(moved) == "The pricing is metered per token."
-
-
-def test_panels_stored_before_pricing_read_keep_their_pricing_read() -> None:
-    panel = make_panel("Old Tool", "yyyy")
+    panel = make_panel("Old Tool", "yyyy", quotes={"business": quote})
     data = panel.model_dump(mode="json")
     for review in data["reviews"]:
-        review.pop("pricing_read")  # as written by an older Panel
+        review["pricing_read"] = review["persona_id"] == "business"  # as an older Panel wrote it
     old = ToolPanel.model_validate(data)
-    assert [r.pricing_read for r in old.reviews] == [
-        r.persona_id == "business" for r in old.reviews
-    ]
-    assert pricing_remarks(old) == pricing_remarks(panel)
+    assert [r.pricing_read for r in old.reviews] == [None] * 4
+    assert pricing_read_of(old) is None
+    html = Renderer().tool_html(ToolPage(panel=old, votes=Votes(slug=old.slug)))
+    assert "pricing read" not in html and html_text(quote) in html

@@ -37,8 +37,15 @@ def test_a_draft_needs_force(store: Store, capsys: pytest.CaptureFixture[str]) -
     store_sample(store)
     assert main(["publish", SAMPLE]) == 2
     err = capsys.readouterr().err
-    assert f"cannot publish comparison {SAMPLE!r}: it is draft; approve it first" in err
-    assert "(or pass --force to publish a draft)" in err
+    # every blocker at once: the comparison and both of its panels are drafts
+    assert f"panel: error: cannot publish comparison {SAMPLE!r}: 4 things to settle first:" in err
+    for record in (
+        "panel claude-haiku-open-weights",
+        "panel gpt-5-mini-api",
+        f"comparison {SAMPLE}",
+    ):
+        assert f"  - {record} is a draft (revision 1): approve it first" in err
+    assert "  - or pass --force to publish drafts without approval" in err
     assert not site().exists()
     assert get_comparison(store, SAMPLE).status is Status.DRAFT
 
@@ -220,7 +227,7 @@ def test_write_atomic_replaces_whole_files(tmp_path: Path) -> None:
 def test_published_pages_are_snapshots_until_the_next_publish(
     store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from panel.status import change_status
+    from panel.status import Gate, change_status
     from panel.workflow import Edit, edit_review
 
     store_sample(store)
@@ -251,7 +258,15 @@ def test_published_pages_are_snapshots_until_the_next_publish(
     assert f'href="compare/{SAMPLE}.html"' in index, "an edited record stays live"
     # the draft cannot go live without approval; once approved, the new text is published
     assert main(["publish", "gpt-5-mini-api"]) == 2
-    change_status(store, "panel", "gpt-5-mini-api", "approve", expected_revision=None, editor="ed")
+    change_status(
+        store,
+        "panel",
+        "gpt-5-mini-api",
+        "approve",
+        expected_revision=None,
+        editor="ed",
+        gate=Gate(accept_flags=True),  # the short quote misses the builder's beats
+    )
     assert main(["publish", "gpt-5-mini-api"]) == 0
     page = (site() / "tools/gpt-5-mini-api.json").read_text(encoding="utf-8")
     assert "A brand new draft quote." in page
@@ -301,11 +316,13 @@ def test_force_never_publishes_failed_reviews(
         expected_revision=None,
         editor="ed",
     )
-    assert main(["approve", "solo"]) == 0
+    assert main(["approve", "solo"]) == 2  # the short quote misses beats: flagged
+    assert "flags not dismissed: skeptic: missing beats" in capsys.readouterr().err
+    assert main(["approve", "solo", "--accept-flags"]) == 0
     assert main(["publish", "solo"]) == 0
     assert store.get_panel("solo").status is Status.PUBLISHED
     assert "I would wait a year." in (site() / "tools/solo.html").read_text(encoding="utf-8")
-    assert store.history("panel", "solo")[-1]["detail"] == f"approved → published to {site()}"
+    assert store.history("panel", "solo")[-1]["detail"] == "approved → published"
 
 
 def test_force_never_publishes_a_comparison_whose_panel_failed(

@@ -108,7 +108,7 @@ def assert_inert(page: Page, watch: Watch) -> None:
 
 
 def test_hostile_launch_is_published_inert(
-    browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str], claims_not_required: Path
 ) -> None:
     launch = tmp_path / "evil.yaml"
     launch.write_text(yaml.safe_dump(HOSTILE, allow_unicode=True), encoding="utf-8")

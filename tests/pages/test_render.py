@@ -21,7 +21,7 @@ from panel.pages.render import (
     public_json,
 )
 from panel.paths import default_db
-from panel.records import Launch, Votes, percent
+from panel.records import Claim, ClaimKind, Launch, Votes, percent
 from panel.store import Store, open_store
 from panel.store.comparisons import get_comparison
 from tests.conftest import EXAMPLES
@@ -39,6 +39,17 @@ from tests.pages_support import (
 HAIKU_SLUG = "claude-haiku-open-weights"
 MINI_SLUG = "gpt-5-mini-api"
 SLUG = f"{HAIKU_SLUG}-vs-{MINI_SLUG}"
+PRICING_READS = {
+    HAIKU_SLUG: (
+        "I read Claude Haiku Open Weights as a free research release with nothing to meter "
+        "yet, so the price to judge is the hardware and the people it takes to run."
+    ),
+    MINI_SLUG: (
+        "I read GPT-5 Mini API as metered from the first call, so it has to cost less than "
+        "what the platform team already pays for the same work."
+    ),
+}
+"""What the fake's operator reads in each example launch's pricing entry (Free, Paid)."""
 HOSTILE = {
     "name": "<script>window.__pwned=1</script>Evil {{ 7*7 }}",
     "tagline": '<img src=x onerror="window.__pwned=2">{% if true %}yes{% endif %}',
@@ -103,8 +114,8 @@ def test_comparison_html_shows_every_field_in_order_per_tool(page: ComparisonPag
                 *community[panel.slug],
                 "Entry",
                 html_text(launch.entry),
-                "Pricing read",
-                "metered usage with a free tier",
+                "The Operator's pricing read:",
+                f"“{html_text(PRICING_READS[panel.slug])}”",
                 html_text(launch.description),
             ],
         )
@@ -170,7 +181,7 @@ def test_markdown_has_the_same_fields_in_order(page: ComparisonPage) -> None:
                 f"- Panel: {percent(tool.panel.ship_share)} ship ({tool.panel.split})",
                 f"- Community: {percent(tool.votes.share)}",
                 f"- Entry: {launch.entry}",
-                "- Pricing read: ",
+                f"- The Operator's pricing read: “{md(PRICING_READS[tool.panel.slug])}”",
                 str(md(launch.description)),
             ],
             cursor,
@@ -182,6 +193,11 @@ def test_markdown_has_the_same_fields_in_order(page: ComparisonPage) -> None:
 def test_json_carries_the_records_without_editor_only_fields(page: ComparisonPage) -> None:
     page.a.panel.reviews[0].raw = "raw model output"
     page.a.panel.reviews[0].flags = ["quote too short"]
+    page.a.panel.reviews[0].dismissed_flags = ["quote too short"]
+    page.a.panel.reviews[0].claims = [
+        Claim(id="dx-1a2b", text="$20 per seat", kind=ClaimKind.MONEY)
+    ]
+    page.a.panel.dismissed_flags = ["collapsed panel"]
     data = json.loads(public_json(page))
     assert data["comparison"]["slug"] == SLUG
     assert data["read"] == page.read
@@ -196,15 +212,26 @@ def test_json_carries_the_records_without_editor_only_fields(page: ComparisonPag
     }
     assert data["b"]["votes"]["share"] is None
     assert data["b"]["panel"]["launch"]["entry"] == "Paid"
-    assert "metered usage with a free tier" in data["a"]["pricing_remarks"]
+    for side, slug in (("a", HAIKU_SLUG), ("b", MINI_SLUG)):
+        assert data[side]["pricing_read"] == {
+            "persona_id": "business",
+            "reviewer": "The Operator",
+            "text": PRICING_READS[slug],
+        }
+        assert "pricing_remarks" not in data[side]
+    assert not {"flags", "dismissed_flags"} & set(data["a"]["panel"])
     for review in data["a"]["panel"]["reviews"] + data["b"]["panel"]["reviews"]:
-        assert not {"raw", "error", "flags"} & set(review)
+        assert not {"raw", "error", "flags", "dismissed_flags", "claims"} & set(review)
         assert review["verdict"] in {"ship", "skip"} and review["quote"]
+    assert "$20 per seat" not in json.dumps(data["a"]["panel"]["reviews"][0])
 
 
 def test_untrusted_text_never_becomes_markup(store: Store) -> None:
     evil = make_panel(
-        HOSTILE["name"], "yxny", launch={k: v for k, v in HOSTILE.items() if k != "name"}
+        HOSTILE["name"],
+        "yxny",
+        launch={k: v for k, v in HOSTILE.items() if k != "name"},
+        pricing_reads={"business": "<script>window.__pwned=11</script> I read it as *free*."},
     )
     evil.reviews[0].quote = "<script>alert('quote')</script> {{ 7*7 }}"
     evil.reviews[0].headline = "<b>bold</b>"
@@ -220,6 +247,7 @@ def test_untrusted_text_never_becomes_markup(store: Store) -> None:
     assert "{{ 7*7 }}" in html and "49" not in visible_text(body)
     assert "{% if true %}yes{% endif %}" in html
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;Evil" in html
+    assert "“&lt;script&gt;window.__pwned=11&lt;/script&gt; I read it as *free*.”" in html
     # an http(s) URL with quotes in it stays inside its attribute
     assert 'href="https://evil.example/&#34;&gt;&lt;script&gt;' in html
     assert 'href="https://good.example/docs" rel="noopener noreferrer nofollow"' in html
@@ -228,6 +256,8 @@ def test_untrusted_text_never_becomes_markup(store: Store) -> None:
     assert "\\[md link\\](javascript:alert(7))" in text
     assert "\\# not a heading" in text
     assert "&lt;javascript:alert(8)&gt;" in text
+    read = "&lt;script&gt;window.\\_\\_pwned=11&lt;/script&gt; I read it as \\*free\\*."
+    assert f"The Operator's pricing read: “{read}”" in text
 
 
 def test_a_non_http_url_is_never_a_link() -> None:

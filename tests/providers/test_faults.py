@@ -26,7 +26,7 @@ from panel.store import Store, open_store
 from tests.conftest import EXAMPLES, context_for
 from tests.fakeserver import FakeServer
 from tests.pages_support import make_panel, store_panel
-from tests.web.test_web import desk, form_for, post
+from tests.web.support import desk, form_for, post
 
 POLICY = RetryPolicy(
     max_attempts=4, base_seconds=0.01, max_backoff_seconds=0.05, retry_after_cap_seconds=0.3

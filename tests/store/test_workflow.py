@@ -19,16 +19,18 @@ from panel.errors import ConflictError, UsageError
 from panel.paths import default_db
 from panel.providers.fake import FakeProvider
 from panel.records import Status, Verdict
-from panel.status import TRANSITIONS, change_status, next_status
+from panel.status import TRANSITIONS, Gate, change_status, next_status
 from panel.store import Store, open_store
 from panel.workflow import Edit, edit_review, quote_diff, regenerate_review
 from tests.conftest import EXAMPLES, context_for
 
 SLUG = "gpt-5-mini-api"
+NO_CLAIMS = Gate(require_verified_claims=False)
+"""The status machine apart from the claims gate (tests/store/test_approval.py has that)."""
 
 
 @pytest.fixture
-def store(capsys: pytest.CaptureFixture[str]) -> Store:
+def store(capsys: pytest.CaptureFixture[str], claims_not_required: Path) -> Store:
     assert main(["draft", str(EXAMPLES / "gpt-5-mini-api.yaml"), "-m", "fake:mixed"]) == 0
     capsys.readouterr()
     return open_store(default_db())
@@ -41,7 +43,9 @@ def status_of(store: Store) -> Status:
 def test_every_legal_transition(store: Store) -> None:
     assert status_of(store) is Status.DRAFT
     assert (
-        change_status(store, "panel", SLUG, "approve", expected_revision=1, editor="a").status
+        change_status(
+            store, "panel", SLUG, "approve", expected_revision=1, editor="a", gate=NO_CLAIMS
+        ).status
         is Status.APPROVED
     )
     published = change_status(store, "panel", SLUG, "publish", expected_revision=2, editor="a")
@@ -60,7 +64,9 @@ def test_every_legal_transition(store: Store) -> None:
         store, SLUG, Edit("dx", verdict=Verdict.SHIP), expected_revision=5, editor="b"
     )
     assert reopened.status is Status.DRAFT and reopened.reason is None
-    approved = change_status(store, "panel", SLUG, "approve", expected_revision=6, editor="a")
+    approved = change_status(
+        store, "panel", SLUG, "approve", expected_revision=6, editor="a", gate=NO_CLAIMS
+    )
     # editing an approved record returns it to draft too
     back = edit_review(
         store,

@@ -4,88 +4,30 @@ workflow, conflicts, escaping, and the guards (CSRF, origin, host, token)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
-import httpx2
 import pytest
 from starlette.testclient import TestClient
 
 from panel.cli import main
 from panel.paths import default_db, outputs_dir
 from panel.providers.fake import FakeProvider
-from panel.records import Status, ToolPanel
-from panel.status import change_status
-from panel.store import Store, open_store
+from panel.records import Status
+from panel.status import Gate, change_status
 from panel.web import create_app
 from panel.web.security import is_loopback
 from panel.workflow import Edit, edit_review
-from tests.pages_support import make_panel, store_comparison
-
-BASE = "http://127.0.0.1:8000"
-SLUG = "acme-agent"
-HOSTILE_QUOTE = 'I\'d ship it </textarea><script>window.__pwned=1</script> & <b>bold</b> "q"'
-
-
-def fresh_store() -> Store:
-    """The test's database."""
-    return open_store(default_db())
-
-
-def panel_now(slug: str = SLUG) -> ToolPanel:
-    """The stored panel."""
-    with fresh_store() as store:
-        return store.get_panel(slug)
-
-
-@pytest.fixture
-def seeded() -> Iterator[None]:
-    """Two panels (one with hostile launch text) and their comparison, all drafts."""
-    launch = {
-        "category": "Developer Tools",
-        "tagline": "<img src=x onerror=alert(1)>Agents that ship",
-    }
-    a = make_panel("Acme Agent", "yynn", launch=launch)
-    b = make_panel("Zed Cloud", "ynnn", launch={"category": "Infrastructure"})
-    with fresh_store() as store:
-        store_comparison(store, a, b)
-    yield
-
-
-def desk(base_url: str = BASE, **options: Any) -> TestClient:
-    """A client of a desk over the test database, as seen from 127.0.0.1 by default."""
-    options.setdefault("model", "fake:mixed")
-    options.setdefault("out", outputs_dir() / "site")
-    options.setdefault("secret", "test-secret")
-    return TestClient(create_app(default_db(), **options), base_url=base_url)
-
-
-@pytest.fixture
-def client(seeded: None) -> Iterator[TestClient]:
-    """A desk client; cookies persist like a browser's."""
-    with desk() as c:
-        yield c
-
-
-def csrf_of(html: str) -> str:
-    """The CSRF token a page's forms carry."""
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "page has no CSRF field"
-    return match.group(1)
-
-
-def form_for(client: TestClient, path: str = f"/panels/{SLUG}") -> dict[str, str]:
-    """The hidden fields of a page's forms: its CSRF token and revision."""
-    html = client.get(path).text
-    revision = re.search(r'name="revision" value="(\d+)"', html)
-    assert revision
-    return {"csrf": csrf_of(html), "revision": revision.group(1)}
-
-
-def post(client: TestClient, path: str, **data: str) -> httpx2.Response:
-    """POST a form without following the redirect."""
-    return client.post(path, data=data, follow_redirects=False)
-
+from tests.web.support import (
+    BASE,
+    HOSTILE_QUOTE,
+    SLUG,
+    csrf_of,
+    desk,
+    form_for,
+    fresh_store,
+    panel_now,
+    post,
+)
 
 # -- pages ----------------------------------------------------------------------------------
 
@@ -247,7 +189,9 @@ def test_reject_needs_a_reason_then_approve_and_publish(client: TestClient) -> N
     assert illegal.status_code == 400 and "it was rejected" in illegal.text
 
     post(client, f"/panels/{SLUG}/reviews/dx/edit", **form_for(client), quote="Reopened.")
-    assert post(client, f"/panels/{SLUG}/approve", **form_for(client)).status_code == 303
+    # the edit left a flag (missing beats): approving it is confirming it
+    approve = post(client, f"/panels/{SLUG}/approve", **form_for(client), accept_flags="1")
+    assert approve.status_code == 303
     published = post(client, f"/panels/{SLUG}/publish", **form_for(client))
     assert published.status_code == 303
     assert panel_now().status is Status.PUBLISHED
@@ -299,7 +243,15 @@ def test_stale_status_changes_are_refused(client: TestClient, action: str) -> No
     with fresh_store() as store:
         edit_review(store, SLUG, Edit("dx", quote="Changed."), expected_revision=1, editor="carol")
         if action == "publish":
-            change_status(store, "panel", SLUG, "approve", expected_revision=2, editor="carol")
+            change_status(
+                store,
+                "panel",
+                SLUG,
+                "approve",
+                expected_revision=2,
+                editor="carol",
+                gate=Gate(accept_flags=True),
+            )
     path = (
         f"/panels/{SLUG}/reviews/dx/regenerate"
         if action == "regenerate"

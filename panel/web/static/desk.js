@@ -13,11 +13,11 @@
   };
   const isDirty = (card) => [...card.querySelectorAll("form.edit textarea, form.edit input")].some(changed);
 
-  // What the server sent for a review card: its quote and verdict as first rendered.
+  // What the server sent for a review card: its texts and verdict as first rendered.
   const stored = (card) => {
-    const area = card.querySelector("form.edit textarea");
+    const texts = [...card.querySelectorAll("form.edit textarea, form.edit input[type=text]")];
     const picked = [...card.querySelectorAll("form.edit input[name=verdict]")].find((r) => r.defaultChecked);
-    return JSON.stringify([area ? area.defaultValue : "", picked ? picked.value : ""]);
+    return JSON.stringify([...texts.map((t) => t.defaultValue), picked ? picked.value : ""]);
   };
 
   const words = (text) => text.trim().split(/\s+/).filter(Boolean).length;
@@ -30,7 +30,7 @@
 
   function enhance(root) {
     for (const card of root.querySelectorAll("[data-card]")) {
-      const area = card.querySelector("form.edit textarea");
+      const area = card.querySelector("form.edit textarea[name=quote]");
       const count = card.querySelector("[data-words]");
       if (!area) continue;
       const update = () => {
@@ -98,13 +98,20 @@
     }
     let response;
     try {
-      response = await fetch(form.action, {
+      // A button may post elsewhere (formaction: "Approve and publish", "Waive").
+      const action = button && button.hasAttribute("formaction") ? button.formAction : form.action;
+      response = await fetch(action, {
         method: "POST",
         body,
         credentials: "same-origin",
         headers: { Accept: "text/html" },
       });
     } catch (_) {
+      if (button && button.hasAttribute("formaction")) form.action = button.formAction;
+      if (button && button.name) {
+        const sent = Object.assign(document.createElement("input"), { type: "hidden", name: button.name, value: button.value });
+        form.append(sent); // form.submit() sends no submitter
+      }
       form.submit(); // the network failed under fetch: fall back to a plain post
       return;
     }
