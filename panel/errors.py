@@ -52,17 +52,20 @@ class Blocker:
 class BlockedError(UsageError):
     """An approval or publish that cannot go ahead yet: every blocker, listed at once."""
 
-    def __init__(self, what: str, blockers: list[Blocker]) -> None:
+    def __init__(self, what: str, blockers: list[Blocker], *, hint: str = "") -> None:
         self.what = what
         self.blockers = blockers
+        self.hint = hint
+        """A way around all of them (the CLI's --force), printed last; not a blocker."""
         super().__init__("\n".join(self.lines()))
 
     def lines(self) -> list[str]:
         """One line when there is one blocker; else a header and a line a blocker."""
+        hint = [self.hint] if self.hint else []
         if len(self.blockers) == 1:
-            return [f"cannot {self.what}: {self.blockers[0]}"]
+            return [f"cannot {self.what}: {self.blockers[0]}", *hint]
         head = f"cannot {self.what}: {len(self.blockers)} things to settle first:"
-        return [head, *(f"  - {b}" for b in self.blockers)]
+        return [head, *(f"  - {b}" for b in self.blockers), *hint]
 
     @property
     def only_flags(self) -> bool:

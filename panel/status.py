@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from panel.claims import with_current_claims
 from panel.errors import BlockedError, Blocker, NotFoundError, UsageError
 from panel.records import Claim, Comparison, Status, ToolPanel
 from panel.store import Store
@@ -128,8 +129,10 @@ def open_flags(panel: ToolPanel) -> list[str]:
 
 
 def open_claims(panel: ToolPanel) -> list[tuple[str, Claim]]:
-    """(reviewer, claim) for every claim still to verify."""
-    return [(r.persona_id, c) for r in panel.reviews if not r.failed for c in r.open_claims]
+    """(reviewer, claim) for every claim still to verify, read from the text now (so a
+    panel stored before claims were read is gated too; checks are kept)."""
+    current = with_current_claims(panel)
+    return [(r.persona_id, c) for r in current.reviews if not r.failed for c in r.open_claims]
 
 
 def panel_blockers(panel: ToolPanel, gate: Gate, *, prefix: str = "") -> list[Blocker]:
@@ -265,9 +268,9 @@ def plan_publish(
         checks = gate if force and panel.status is Status.DRAFT else Gate(False, True)
         found += panel_blockers(panel, checks, prefix=prefix)
     if found:
-        if not force and any(r.status is Status.DRAFT for _, r in involved):
-            found.append(Blocker("status", "or pass --force to publish drafts without approval"))
-        raise BlockedError(f"publish {kind} {record.slug!r}", found)
+        drafts = not force and any(r.status is Status.DRAFT for _, r in involved)
+        hint = "(or pass --force to publish drafts without approval)" if drafts else ""
+        raise BlockedError(f"publish {kind} {record.slug!r}", found, hint=hint)
     return [(k, r) for k, r in involved if r.status is not Status.PUBLISHED]
 
 
@@ -369,12 +372,14 @@ def attention(panel: ToolPanel, *, detailed: bool) -> list[str]:
     named and the panel's flags follow in one note (the desk's queue).
     """
     notes = []
+    # The claims as stored (reading them again costs ~5 ms a panel, too much for a queue
+    # of hundreds); the panel page and approval read them again (open_claims).
+    claims = [c for r in panel.reviews if not r.failed for c in r.open_claims]
     failed = [r.persona_id for r in panel.reviews if r.failed]
     if failed:
         notes.append(f"failed: {', '.join(failed)}")
     if detailed:
         notes += open_flags(panel)
-        claims = open_claims(panel)
         if claims:
             notes.append(f"{len(claims)} claim{'s' if len(claims) != 1 else ''} to verify")
         return notes
@@ -383,7 +388,6 @@ def attention(panel: ToolPanel, *, detailed: bool) -> list[str]:
         notes.append(f"flagged: {', '.join(flagged)}")
     if panel.open_flags:
         notes.append(f"panel: {', '.join(panel.open_flags)}")
-    claims = open_claims(panel)
     if claims:
         notes.append(f"{len(claims)} claim{'s' if len(claims) != 1 else ''} to verify")
     return notes

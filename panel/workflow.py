@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from panel import claims
 from panel.drafting import diversity, quality
 from panel.drafting.context import RunContext
 from panel.drafting.generate import review_persona
@@ -49,6 +51,30 @@ MAX_HEADLINE_CHARS = 160
 MAX_PRICING_READ_WORDS = 80
 
 
+def _cleaned(raw: str, empty: str, too_long: Callable[[str], str | None]) -> str:
+    """``raw`` with its whitespace normalised; a UsageError when empty or too long."""
+    text = " ".join(raw.split())
+    if not text:
+        raise UsageError(empty)
+    if problem := too_long(text):
+        raise UsageError(problem)
+    return text
+
+
+def _words_over(limit: int, what: str, fix: str) -> Callable[[str], str | None]:
+    def check(text: str) -> str | None:
+        words = word_count(text)
+        return f"the {what} has {words} words; {fix}" if words > limit else None
+
+    return check
+
+
+def _headline_over(text: str) -> str | None:
+    if len(text) > MAX_HEADLINE_CHARS:
+        return f"the headline has {len(text)} characters; keep it under {MAX_HEADLINE_CHARS}"
+    return None
+
+
 def _edited_text(
     review: Review,
     edit: Edit,
@@ -59,37 +85,36 @@ def _edited_text(
 ) -> None:
     """The text fields of ``edit`` that change ``review``, checked, into ``update``."""
     who = edit.persona_id
-    if edit.quote is not None:
-        quote = " ".join(edit.quote.split())
-        if not quote:
-            raise UsageError("the quote is empty; write the reviewer's paragraph")
-        if word_count(quote) > MAX_EDITED_QUOTE_WORDS:
-            raise UsageError(f"the quote has {word_count(quote)} words; keep it under 400")
-        if quote != review.quote:
-            update["quote"] = quote
-            details.append(f"{who} quote\n{quote_diff(review.quote, quote)}")
-    if edit.headline is not None:
-        headline = " ".join(edit.headline.split())
-        if not headline:
-            raise UsageError("the headline is empty; write one line summing up the call")
-        if len(headline) > MAX_HEADLINE_CHARS:
-            raise UsageError(f"the headline has {len(headline)} characters; keep it under 160")
-        if headline != review.headline:
-            update["headline"] = headline
-            details.append(f"{who} headline\n{quote_diff(review.headline, headline)}")
-    if edit.pricing_read is not None:
-        read = " ".join(edit.pricing_read.split())
-        if review.pricing_read is None and not gives_pricing_read:
-            raise UsageError(f"{who} gives no pricing read (its persona file does not say so)")
-        if not read:
-            raise UsageError("the pricing read is empty; write the reviewer's one sentence")
-        elif word_count(read) > MAX_PRICING_READ_WORDS:
-            raise UsageError(
-                f"the pricing read has {word_count(read)} words; keep it to one sentence"
-            )
-        elif read != (review.pricing_read or ""):
-            update["pricing_read"] = read
-            details.append(f"{who} pricing read\n{quote_diff(review.pricing_read or '', read)}")
+    if edit.pricing_read is not None and review.pricing_read is None and not gives_pricing_read:
+        raise UsageError(f"{who} gives no pricing read (its persona file does not say so)")
+    fields = [
+        (
+            "quote",
+            edit.quote,
+            "the quote is empty; write the reviewer's paragraph",
+            _words_over(MAX_EDITED_QUOTE_WORDS, "quote", "keep it under 400"),
+        ),
+        (
+            "headline",
+            edit.headline,
+            "the headline is empty; write one line summing up the call",
+            _headline_over,
+        ),
+        (
+            "pricing_read",
+            edit.pricing_read,
+            "the pricing read is empty; write the reviewer's one sentence",
+            _words_over(MAX_PRICING_READ_WORDS, "pricing read", "keep it to one sentence"),
+        ),
+    ]
+    for name, raw, empty, too_long in fields:
+        if raw is None:
+            continue
+        text = _cleaned(raw, empty, too_long)
+        old = str(getattr(review, name) or "")
+        if text != old:
+            update[name] = text
+            details.append(f"{who} {name.replace('_', ' ')}\n{quote_diff(old, text)}")
 
 
 def edit_review(
@@ -154,7 +179,7 @@ async def regenerate_review(
         )
     if (old := panel.review(persona_id)) is not None:
         # A claim checked before keeps its check when the new answer makes it again.
-        carried = quality.review_claims(
+        carried = claims.review_claims(
             fresh.model_copy(update={"claims": old.claims}), panel.launch
         )
         fresh = fresh.model_copy(update={"claims": carried})
@@ -203,8 +228,9 @@ def set_claim(
     status: checking a fact changes no text. A claim the launch states needs no check."""
     if action not in CLAIM_ACTIONS:
         raise UsageError(f"unknown claim action {action!r}: verify, waive or reopen")
-    panel = store.get_panel(slug)
-    expected = panel.revision if expected_revision is None else expected_revision
+    stored = store.get_panel(slug)
+    expected = stored.revision if expected_revision is None else expected_revision
+    panel = claims.with_current_claims(stored)
     found = [(r, c) for r in panel.reviews for c in r.claims if c.id == claim_id]
     if not found:
         ids = ", ".join(c.id for r in panel.reviews for c in r.claims) or "none"
@@ -220,8 +246,8 @@ def set_claim(
     if claim.status is target:
         raise UsageError(f"claim {claim_id} is already {target.value}")
     changed = claim.model_copy(update={"status": target, "changed_by": editor, "changed_at": now()})
-    claims = [changed if c is claim else c for c in review.claims]
-    reviews = [r.model_copy(update={"claims": claims}) if r is review else r for r in panel.reviews]
+    kept = [changed if c is claim else c for c in review.claims]
+    reviews = [r.model_copy(update={"claims": kept}) if r is review else r for r in panel.reviews]
     return store.save_panel(
         panel.model_copy(update={"reviews": reviews}),
         expected_revision=expected,

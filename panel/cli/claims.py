@@ -6,6 +6,7 @@ import json
 
 import click
 
+from panel.claims import with_current_claims
 from panel.cli import console as views
 from panel.cli.app import Env, cli, pass_env
 from panel.safe_text import inert
@@ -20,7 +21,7 @@ from panel.workflow import dismiss_flag, flag_ids, set_claim
 def claims(env: Env, slug: str, as_json: bool, only_open: bool) -> None:
     """List the checkable claims of a panel's reviews: numbers, money and names."""
     with env.store() as store:
-        panel = store.get_panel(slug)
+        panel = with_current_claims(store.get_panel(slug))
     rows = [
         (review.persona_id, claim)
         for review in panel.reviews
@@ -47,10 +48,13 @@ def claims(env: Env, slug: str, as_json: bool, only_open: bool) -> None:
 @click.option("--reopen", "action", flag_value="reopen", help="Mark the claims to verify again.")
 @pass_env
 def verify(env: Env, slug: str, claim_ids: tuple[str, ...], action: str | None) -> None:
-    """Mark claims of a panel verified (or waived, or to verify again); audited."""
+    """Mark claims of a panel verified (or waived, or to verify again); audited.
+
+    All or nothing: one unknown id (or one already so) and no claim is changed.
+    """
     action = action or "verify"
-    with env.store() as store:
-        for claim_id in claim_ids:
+    with env.store() as store, store.together():
+        for claim_id in dict.fromkeys(claim_ids):
             saved = set_claim(
                 store, slug, claim_id, action, expected_revision=None, editor=env.editor
             )
@@ -80,8 +84,8 @@ def flags(env: Env, slug: str) -> None:
 @click.argument("flag_ids_", metavar="FLAG_ID...", nargs=-1, required=True)
 @pass_env
 def dismiss(env: Env, slug: str, flag_ids_: tuple[str, ...]) -> None:
-    """Dismiss flags of a panel (ids from `panel flags`); audited."""
-    with env.store() as store:
-        for flag_id in flag_ids_:
+    """Dismiss flags of a panel (ids from `panel flags`); audited. All or nothing."""
+    with env.store() as store, store.together():
+        for flag_id in dict.fromkeys(flag_ids_):
             saved = dismiss_flag(store, slug, flag_id, expected_revision=None, editor=env.editor)
             click.echo(inert(f"{slug}: dismissed {flag_id} (revision {saved.revision})"))

@@ -11,6 +11,7 @@ from functools import partial
 
 from pydantic import ValidationError
 
+from panel import claims
 from panel.drafting import diversity, quality
 from panel.drafting.calls import Usage, call_model
 from panel.drafting.context import RunContext
@@ -174,7 +175,7 @@ async def review_persona(
         headline = quality.headline_contradiction(output.verdict, output.headline)
         flags = read.flags() + ([headline] if headline else [])
         return review.model_copy(
-            update={"flags": flags, "claims": quality.review_claims(review, launch)}
+            update={"flags": flags, "claims": claims.review_claims(review, launch)}
         )
     return Review(
         persona_id=persona.id,

@@ -7,13 +7,11 @@ Both checks are transparent heuristics an editor can read and argue with:
   words, case-insensitively (``late`` does not match "latency"); ``stem*`` matches a prefix
   (``moat*`` matches "moats"); and a few special cues:
 
-  - ``@name``: a named product or company other than the launch itself: a capitalised or
-    camel-case word that does not open a sentence, is not a common capitalised word
-    (I, API, GPU, Monday, Free, Paid...) and is not part of the reviewer's own name (the
-    persona file's ``name``: "The Skeptic" naming itself is no rival), e.g. "Llama",
-    "LM Studio", "vLLM".
-  - ``@number``: a figure, in digits or words ("12", "4.5", "twelve").
-  - ``@money``: a price ("$20", "20 dollars", "€5").
+  - ``@name``, ``@number``, ``@money``: a claim of that kind as ``panel.claims`` finds
+    them (one rule for both uses): a named product or company other than the launch
+    itself and the reviewer's own name (the persona file's ``name``), e.g. "Llama",
+    "LM Studio", "vLLM"; a figure with what it counts ("12 ms", "twelve seconds",
+    "71.2%"); a price ("$20 a seat", "20 dollars").
   - ``@duration``: a span of time ("12 months", "eighteen months", "a year", "by Q3").
   - ``@verdict``: a first-person verdict statement ("I ship it", "calling it a skip").
 
@@ -28,8 +26,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from panel.drafting import claims
-from panel.records import BeatRead, Claim, ClaimField, Launch, Persona, Review, Verdict
+from panel.claims import find_claims, review_claims
+from panel.records import (
+    BeatRead,
+    ClaimKind,
+    Launch,
+    Persona,
+    Review,
+    Verdict,
+)
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD_CHAR = re.compile(r"\w")
@@ -40,29 +45,15 @@ _NUMBER_WORDS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|eighteen|"
     "twenty|thirty|forty|fifty|hundred|thousand|million|billion|half|double|tenfold"
 )
-_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE)
-_MONEY = re.compile(
-    r"[$€£]\s?\d[\d,.]*\d|[$€£]\s?\d|\b\d[\d,.]*\s?(?:dollars?|cents?|euros?|usd|k)\b",
-    re.IGNORECASE,
-)
+CLAIM_CUES = {"@name": ClaimKind.NAME, "@number": ClaimKind.NUMBER, "@money": ClaimKind.MONEY}
+"""Cues read by the claim finder (panel.claims): one rule for what a name, a number or a
+money amount is, whether it is a beat covered or a claim to verify."""
 _DURATION = re.compile(
     rf"\b(?:\d+|a|an|one|{_NUMBER_WORDS}|a few|several)\s+(?:more\s+)?"
     r"(?:months?|quarters?|years?)\b|\bby\s+(?:q[1-4]|20\d\d|next year|year[- ]end)\b|"
     r"\bnext\s+(?:year|quarter)\b",
     re.IGNORECASE,
 )
-# Capitalised words that are not product or company names.
-_COMMON = """
-    i i'm i'd i'll i've ai api apis sdk sdks cli gpu gpus cpu cpus llm llms json yaml http
-    https rest url urls sql ui ux dx ok ceo cto cfo vp pm mvp saas b2b b2c q1 q2 q3 q4 eu us
-    usd gb tb mb os ide ides oss faq roi
-    monday tuesday wednesday thursday friday saturday sunday
-    january february march april may june july august september october november december
-    english european american chinese free freemium paid enterprise
-    the a an but and or so if it its this that my our we you they he she
-"""
-COMMON_CAPITALISED = frozenset(_COMMON.split())
-_TOKEN = re.compile(r"[A-Za-z][\w.+'\-]*[\w+]|[A-Za-z]")
 
 
 def _words(*texts: str | None) -> set[str]:
@@ -75,26 +66,6 @@ def _not_rivals(launch: Launch | None, persona: Persona | None) -> set[str]:
     if launch is not None:
         words |= _words(launch.name, launch.vendor, launch.slug.replace("-", " "))
     return words
-
-
-def _name_in(sentence: str, exclude: set[str]) -> str | None:
-    """The first named product or company in ``sentence`` (not its opening word), or None."""
-    tokens = list(_TOKEN.finditer(sentence))
-    for index, match in enumerate(tokens):
-        token = match.group().rstrip(".'")
-        if index == 0 or sentence[: match.start()].rstrip().endswith((":", '"', "“", "(")):
-            continue
-        capitalised = token[0].isupper()
-        camel = bool(re.match(r"[a-z]+[A-Z]", token))
-        if not (capitalised or camel):
-            continue
-        parts = [p for p in re.split(r"[\-.]", token.lower()) if p]
-        if token.lower() in COMMON_CAPITALISED or not parts or parts[0] in exclude:
-            continue
-        if token.lower() in exclude:
-            continue
-        return token
-    return None
 
 
 def _phrase_pattern(cue: str) -> re.Pattern[str]:
@@ -111,18 +82,13 @@ def cue_match(
 ) -> str | None:
     """The text in ``quote`` that ``cue`` matched, or None (see the module docstring)."""
     found: str | None = None
-    if cue == "@name":
-        exclude = _not_rivals(launch, persona)
-        for sentence in _SENTENCE.split(quote):
-            found = _name_in(sentence, exclude)
-            if found:
+    if cue in CLAIM_CUES:
+        # the claim finder's own rules: a rival named, a number, a money amount
+        exclude = _not_rivals(launch, persona) if cue == "@name" else set()
+        for claim in find_claims(quote, ignore=exclude):
+            if claim.kind is CLAIM_CUES[cue] and not _words(claim.text) & exclude:
+                found = claim.text
                 break
-    elif cue == "@number":
-        match = _NUMBER.search(quote)
-        found = match.group() if match else None
-    elif cue == "@money":
-        match = _MONEY.search(quote)
-        found = match.group() if match else None
     elif cue == "@duration":
         match = _DURATION.search(quote)
         found = match.group() if match else None
@@ -330,15 +296,3 @@ def recheck(review: Review, persona: Persona | None, launch: Launch | None = Non
     read = read_quote(persona, review.verdict, review.quote, launch)
     flags = read.flags() + ([headline] if headline else [])
     return review.model_copy(update={"beats": read.beats, "flags": flags, "claims": found})
-
-
-def review_claims(review: Review, launch: Launch | None) -> list[Claim]:
-    """The checkable claims of a review's headline, quote and pricing read."""
-    if launch is None:
-        return list(review.claims)
-    texts: dict[ClaimField, str] = {
-        "headline": review.headline,
-        "quote": review.quote,
-        "pricing_read": review.pricing_read or "",
-    }
-    return claims.read_claims(review.persona_id, texts, launch, review.claims)

@@ -184,12 +184,16 @@ async def regenerate_route(request: Request) -> Response:
 def check_shown(store: Store, shown: dict[str, int]) -> None:
     """Refuse (ConflictError) when a panel a comparison page showed has changed since."""
     for name, wanted in shown.items():
-        revision = store.get_panel(name).revision
-        if revision != wanted:
-            raise ConflictError(
-                f"panel {name!r} changed since revision {wanted}: it is now revision "
-                f"{revision}; review it again"
-            )
+        check_revision("panel", name, wanted, store.get_panel(name).revision)
+
+
+def check_revision(kind: Kind, slug: str, wanted: int, revision: int) -> None:
+    """Refuse (ConflictError) when the record is no longer at the revision shown."""
+    if revision != wanted:
+        raise ConflictError(
+            f"{kind} {slug!r} changed since revision {wanted}: it is now revision "
+            f"{revision}; review it again"
+        )
 
 
 def _publish(
@@ -242,11 +246,7 @@ def _approve(
         record = load_record(store, kind, slug)
         # A stale page is a conflict before anything else: its blockers may be gone.
         check_shown(store, shown)
-        if record.revision != expected:
-            raise ConflictError(
-                f"{kind} {slug!r} changed since revision {expected}: it is now revision "
-                f"{record.revision}; review it again"
-            )
+        check_revision(kind, slug, expected, record.revision)
         drafts = [p for p in panels_of(store, record) if p.status is Status.DRAFT]
         change_status(
             store,

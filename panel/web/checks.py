@@ -6,11 +6,14 @@ the workflow (panel.workflow.set_claim, dismiss_flag), which audits who did it a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from panel.errors import ConflictError, UsageError
-from panel.store import open_store
+from panel.records import ToolPanel
+from panel.store import Store, open_store
 from panel.web import forms
 from panel.web.actions import conflict, done
 from panel.web.pages import desk_of, editor_of
@@ -18,6 +21,19 @@ from panel.web.record import record_page
 from panel.workflow import CLAIM_ACTIONS, dismiss_flag, set_claim
 
 MAX_ID_CHARS = 120
+
+
+def _change(
+    request: Request, slug: str, action: str, expected: int, change: Callable[[Store], ToolPanel]
+) -> Response | ToolPanel:
+    """Run one fact-check change: the saved panel, or the page saying why it was not."""
+    with open_store(desk_of(request).db) as store:
+        try:
+            return change(store)
+        except ConflictError as exc:
+            return conflict(request, store, "panel", slug, exc, expected=expected, action=action)
+        except UsageError as exc:
+            return record_page(request, store, "panel", slug, status_code=400, error=str(exc))
 
 
 async def claim_route(request: Request) -> Response:
@@ -31,21 +47,19 @@ async def claim_route(request: Request) -> Response:
         raise UsageError("that claim id is too long: reload the page")
     form = await forms.checked_form(request)
     expected = forms.revision(form)
-    with open_store(desk_of(request).db) as store:
-        try:
-            panel = set_claim(
-                store,
-                slug,
-                claim_id,
-                action,
-                expected_revision=expected,
-                editor=editor_of(request),
-            )
-        except ConflictError as exc:
-            return conflict(request, store, "panel", slug, exc, expected=expected, action=action)
-        except UsageError as exc:
-            return record_page(request, store, "panel", slug, status_code=400, error=str(exc))
-    owner = next((r.persona_id for r in panel.reviews if r.claim(claim_id)), None)
+    editor = editor_of(request)
+    saved = _change(
+        request,
+        slug,
+        action,
+        expected,
+        lambda store: set_claim(
+            store, slug, claim_id, action, expected_revision=expected, editor=editor
+        ),
+    )
+    if isinstance(saved, Response):
+        return saved
+    owner = next((r.persona_id for r in saved.reviews if r.claim(claim_id)), None)
     return done("panel", slug, action, owner)
 
 
@@ -57,14 +71,15 @@ async def dismiss_route(request: Request) -> Response:
         raise UsageError("that flag id is too long: reload the page")
     form = await forms.checked_form(request)
     expected = forms.revision(form)
-    with open_store(desk_of(request).db) as store:
-        try:
-            dismiss_flag(
-                store, slug, flag_id, expected_revision=expected, editor=editor_of(request)
-            )
-        except ConflictError as exc:
-            return conflict(request, store, "panel", slug, exc, expected=expected, action="dismiss")
-        except UsageError as exc:
-            return record_page(request, store, "panel", slug, status_code=400, error=str(exc))
+    editor = editor_of(request)
+    saved = _change(
+        request,
+        slug,
+        "dismiss",
+        expected,
+        lambda store: dismiss_flag(store, slug, flag_id, expected_revision=expected, editor=editor),
+    )
+    if isinstance(saved, Response):
+        return saved
     owner, _, _ = flag_id.partition(":")
     return done("panel", slug, "dismiss", None if owner == "panel" else owner)

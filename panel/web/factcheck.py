@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from panel.drafting.claims import claim_spans
+from panel.claims import claim_spans
 from panel.records import Claim, Status, ToolPanel
 from panel.status import open_claims, open_flags
 from panel.workflow import flag_ids

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from panel.claims import with_current_claims
 from panel.drafting.personas import load_personas
 from panel.errors import BlockedError, Blocker, NotFoundError, UsageError
 from panel.pages.render import COMPARISONS_DIR, TOOLS_DIR
@@ -116,11 +117,7 @@ _CLI_HINT = re.compile(r"\s*\((?=[^()]*(?:--|panel [a-z]+ ))[^()]*\)\s*$")
 
 def desk_blockers(error: BlockedError) -> list[Blocker]:
     """The blockers of a refusal as the desk lists them (without the command-line hints)."""
-    return [
-        Blocker(b.kind, _CLI_HINT.sub("", b.text))
-        for b in error.blockers
-        if not b.text.startswith("or pass --force")
-    ]
+    return [Blocker(b.kind, _CLI_HINT.sub("", b.text)) for b in error.blockers]
 
 
 @dataclass
@@ -193,6 +190,8 @@ def _pricing_personas() -> frozenset[str]:
 def record_view(request: Request, store: Store, kind: Kind, slug: str) -> RecordView:
     """A panel's or comparison's page data, read through the workflow."""
     record = load_record(store, kind, slug)
+    if isinstance(record, ToolPanel):
+        record = with_current_claims(record)  # as approval reads them
     desk = desk_of(request)
     relative = site_path(kind, slug)
     published = store.published_snapshots(kind).get(slug) is not None

@@ -3,14 +3,17 @@ a claim's status (in the launch, to verify, a check kept across an edit)."""
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
 import pytest
 
-from benchmarks.claims import HELD_OUT, TABLE, load_table, score_table
+from benchmarks.claims import HELD_OUT, TABLE, TABLE_2, load_table, score_table
+from panel.claims import claim_spans, find_claims, launch_vocabulary, read_claims
 from panel.cli import main
-from panel.drafting.claims import claim_spans, find_claims, launch_vocabulary, read_claims
 from panel.paths import default_db
 from panel.providers.fake import FakeProvider
-from panel.records import Claim, ClaimKind, ClaimStatus, Launch
+from panel.records import Claim, ClaimField, ClaimKind, ClaimStatus, Launch
 from panel.store import open_store
 from tests.conftest import EXAMPLES
 
@@ -22,8 +25,9 @@ GPT5 = Launch(
 )
 
 
-def test_the_tuning_table_meets_the_recall_targets() -> None:
-    rows = load_table(TABLE)
+@pytest.mark.parametrize("table", [TABLE, TABLE_2], ids=lambda p: p.stem)
+def test_the_tables_meet_the_recall_targets(table: Path) -> None:
+    rows = load_table(table)
     assert len(rows) >= 40
     scores = score_table(rows)
     assert scores["money+number"].expected >= 40 and scores["name"].expected >= 40
@@ -33,13 +37,18 @@ def test_the_tuning_table_meets_the_recall_targets() -> None:
 
 
 def test_the_held_out_table_stays_above_its_floor() -> None:
-    """Written apart and never tuned on: a floor against regressions, the figures are in
-    the README (`python -m benchmarks.claims`)."""
+    """Written apart and never tuned on: the issue's targets hold there too (the figures
+    are in the README: `python -m benchmarks.claims`)."""
     scores = score_table(load_table(HELD_OUT))
+    assert scores["money+number"].expected >= 40 and scores["name"].expected >= 40
     assert scores["money"].recall >= 0.9, scores["money"].missed
-    assert scores["number"].recall >= 0.8, scores["number"].missed
+    assert scores["number"].recall >= 0.9, scores["number"].missed
     assert scores["name"].recall >= 0.8, scores["name"].missed
     assert len(scores["number"].false_alarms) + len(scores["money"].false_alarms) <= 5
+
+
+def quote(text: str) -> dict[ClaimField, str]:
+    return {"quote": text}
 
 
 def kinds(text: str, **known: str) -> list[tuple[str, ClaimKind]]:
@@ -88,7 +97,7 @@ def test_a_launch_word_is_a_name_even_opening_a_sentence() -> None:
 
 
 def test_claims_the_launch_states_are_marked_in_launch() -> None:
-    texts = {"quote": "GPT-5 quality with a 400k context window, yet $0.25 per million tokens."}
+    texts = quote("GPT-5 quality with a 400k context window, yet $0.25 per million tokens.")
     claims = {c.text: c.status for c in read_claims("business", texts, GPT5)}
     assert claims == {
         "GPT-5": ClaimStatus.IN_LAUNCH,
@@ -98,30 +107,30 @@ def test_claims_the_launch_states_are_marked_in_launch() -> None:
 
 
 def test_a_check_survives_an_edit_that_keeps_the_claim() -> None:
-    texts = {"quote": "At $20 per seat it undercuts Copilot by half."}
+    texts = quote("At $20 per seat it undercuts Copilot by half.")
     first = read_claims("business", texts, GPT5)
     assert [c.status for c in first] == [ClaimStatus.TO_VERIFY, ClaimStatus.TO_VERIFY]
     checked = [
         c.model_copy(update={"status": ClaimStatus.VERIFIED, "changed_by": "vera"}) for c in first
     ]
-    edited = {"quote": "Even Copilot costs more than $20 per seat, and that is the story."}
+    edited = quote("Even Copilot costs more than $20 per seat, and that is the story.")
     again = {c.text: c for c in read_claims("business", edited, GPT5, checked)}
     assert again["$20 per seat"].status is ClaimStatus.VERIFIED
     assert again["$20 per seat"].changed_by == "vera"
     assert again["Copilot"].status is ClaimStatus.VERIFIED
     assert [c.id for c in again.values()] == [c.id for c in first][::-1]
-    changed = {"quote": "At $25 per seat it undercuts Copilot by half."}
+    changed = quote("At $25 per seat it undercuts Copilot by half.")
     moved = {c.text: c.status for c in read_claims("business", changed, GPT5, checked)}
     assert moved["$25 per seat"] is ClaimStatus.TO_VERIFY  # a new figure is checked anew
 
 
 def test_claim_spans_mark_each_claim_once_without_overlap() -> None:
     text = "GPT-5 Mini beats GPT-5 on price: $2 per million output tokens."
-    claims = read_claims("skeptic", {"quote": text}, GPT5)
+    claims = read_claims("skeptic", quote(text), GPT5)
     spans = claim_spans(text, claims)
     marked = [text[start:end] for start, end, _ in spans]
     assert marked == ["GPT-5 Mini", "GPT-5", "$2 per million output tokens"]
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
 
 
 @pytest.mark.parametrize("slug", ["claude-haiku-open-weights", "gpt-5-mini-api"])

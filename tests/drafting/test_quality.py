@@ -105,17 +105,18 @@ def test_each_beat_reads_its_own_cue() -> None:
         ("moat*", "The moats are thin.", "moats"),
         ("10x", "a 10x price drop", "10x"),
         ("$", "at $20 a seat", "$"),
-        ("@money", "at $20 a seat", "$20"),
+        ("@money", "at $20 a seat", "$20 a seat"),
         ("@money", "twenty dollars", None),
         ("@money", "20 dollars a month", "20 dollars"),
         ("@number", "it took a few seconds", None),
-        ("@number", "it took twelve seconds", "twelve"),
+        ("@number", "it took twelve seconds", "twelve seconds"),
         ("@duration", "within eighteen months", "eighteen months"),
         ("@duration", "by Q3 a rival ships", "by Q3"),
         ("@duration", "for the moment", None),
         ("@name", "The rivals are Llama and Mistral.", "Llama"),
         ("@name", "It runs on a GPU with an API and I like it on Monday.", None),
-        ("@name", "Ollama is first in a sentence; nothing else is named.", None),
+        ("@name", "Zephyrix is first in a sentence; nothing else is named.", None),
+        ("@name", "Ollama is first, but a known brand.", "Ollama"),
         ("@name", "It beats what vLLM does.", "vLLM"),
         ("@verdict", "All told, I'd pass.", "I'd pass"),
     ],
@@ -127,7 +128,7 @@ def test_cue_syntax(cue: str, text: str, found: str | None) -> None:
 def test_named_competitor_is_not_the_launch_itself() -> None:
     quote = "I compared GPT-5 Mini API with what OpenAI sold last year, and Mini wins."
     assert cue_match("@name", quote, MINI) is None
-    assert cue_match("@name", quote + " It trails Gemini Flash.", MINI) == "Gemini"
+    assert cue_match("@name", quote + " It trails Gemini Flash.", MINI) == "Gemini Flash"
 
 
 def test_persona_beats_must_line_up() -> None:

@@ -25,6 +25,9 @@ from panel.store import open_store
 from tests.conftest import EXAMPLES, ROOT
 from tests.pages_support import store_sample
 
+# Pages, not the claims gate (tests/store/test_approval.py): fake drafts name rivals.
+pytestmark = pytest.mark.usefixtures("claims_not_required")
+
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 SAMPLE = "claude-haiku-open-weights-vs-gpt-5-mini-api"
@@ -108,7 +111,7 @@ def assert_inert(page: Page, watch: Watch) -> None:
 
 
 def test_hostile_launch_is_published_inert(
-    browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str], claims_not_required: Path
+    browser: Browser, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     launch = tmp_path / "evil.yaml"
     launch.write_text(yaml.safe_dump(HOSTILE, allow_unicode=True), encoding="utf-8")

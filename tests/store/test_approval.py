@@ -25,13 +25,20 @@ QUOTE = (
 
 
 def with_claims(panel: ToolPanel, persona_id: str = "business", *texts: str) -> ToolPanel:
-    """``panel`` whose ``persona_id`` review carries claims to verify."""
+    """``panel`` whose ``persona_id`` review names ``texts`` in its quote, each a claim to
+    verify (ids ``persona-0000``, ``persona-0001``... as they were stored)."""
+
+    def kind(text: str) -> ClaimKind:
+        return ClaimKind.MONEY if text[0] in "$€£" else ClaimKind.NAME
+
     claims = [
-        Claim(id=f"{persona_id}-{i:04x}", text=text, kind=ClaimKind.NAME)
+        Claim(id=f"{persona_id}-{i:04x}", text=text, kind=kind(text))
         for i, text in enumerate(texts)
     ]
     reviews = [
-        r.model_copy(update={"claims": claims}) if r.persona_id == persona_id else r
+        r.model_copy(update={"claims": claims, "quote": f"{r.quote} It names {', '.join(texts)}."})
+        if r.persona_id == persona_id
+        else r
         for r in panel.reviews
     ]
     return panel.model_copy(update={"reviews": reviews})
@@ -59,7 +66,7 @@ def test_claims_to_verify_block_approval_until_verified_or_waived(store: Store) 
     )
     assert approved.status is Status.APPROVED
     claims = approved.review("business").claims  # type: ignore[union-attr]
-    assert [(c.status, c.changed_by) for c in claims] == [
+    assert [(c.status, c.changed_by) for c in claims if c.status is not ClaimStatus.IN_LAUNCH] == [
         (ClaimStatus.VERIFIED, "ann"),
         (ClaimStatus.WAIVED, "bob"),
     ]
@@ -281,6 +288,12 @@ def test_the_cli_lists_claims_verifies_them_and_approves(
     assert main(["claims", panel.slug]) == 0
     out = capsys.readouterr().out
     assert "skeptic-0000" in out and "to verify" in out
+    # one unknown id among them: nothing is changed (no revision, no audit entry)
+    revision = store.get_panel(panel.slug).revision
+    assert main(["verify", panel.slug, "skeptic-0000", "skeptic-9999"]) == 2
+    assert "has no claim 'skeptic-9999'" in capsys.readouterr().err
+    assert store.get_panel(panel.slug).revision == revision
+    assert all(c.open for c in store.get_panel(panel.slug).review("skeptic").claims)  # type: ignore[union-attr]
     assert (
         main(["--editor-name", "cleo", "verify", panel.slug, "skeptic-0000", "skeptic-0001"]) == 0
     )
@@ -289,7 +302,8 @@ def test_the_cli_lists_claims_verifies_them_and_approves(
     capsys.readouterr()
     assert main(["claims", panel.slug, "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [(r["id"], r["status"], r["changed_by"]) for r in rows] == [
+    checked = [(r["id"], r["status"], r["changed_by"]) for r in rows if r["status"] != "in_launch"]
+    assert checked == [
         ("skeptic-0000", "verified", "cleo"),
         ("skeptic-0001", "verified", "cleo"),
     ]
@@ -313,3 +327,28 @@ def test_eval_never_redrafts_approved_or_published_panels(
     assert "--redraft" in err
     assert store.get_panel("gpt-5-mini-api").revision == 2
     assert store.recent_calls(5) == []
+
+
+def test_a_panel_stored_before_claims_were_read_is_gated_too(store: Store) -> None:
+    """A draft saved by an earlier Panel has no claims stored: approval reads them from its
+    text, lists them, and verifying one by its id works as for a new draft."""
+    panel = make_panel("Acme", "yyyy")
+    reviews = [
+        r.model_copy(update={"quote": f"{r.quote} It costs $30 per seat.", "claims": []})
+        if r.persona_id == "business"
+        else r
+        for r in panel.reviews
+    ]
+    stored = store_panel(store, panel.model_copy(update={"reviews": reviews}))
+    assert stored.review("business").claims == []  # type: ignore[union-attr]
+    with pytest.raises(BlockedError) as caught:
+        change_status(store, "panel", stored.slug, "approve", expected_revision=None, editor="a")
+    [blocker] = caught.value.blockers
+    claim_id = blocker.text.split(": ", 1)[1].split(" ")[0]
+    assert claim_id.startswith("business-") and '"$30 per seat"' in blocker.text
+    set_claim(store, stored.slug, claim_id, "verify", expected_revision=None, editor="ann")
+    approved = change_status(
+        store, "panel", stored.slug, "approve", expected_revision=None, editor="a"
+    )
+    assert approved.status is Status.APPROVED
+    assert approved.review("business").claim(claim_id).changed_by == "ann"  # type: ignore[union-attr]

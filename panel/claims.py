@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from panel.records import Claim, ClaimField, ClaimKind, ClaimStatus, Launch
+from panel.records import Claim, ClaimField, ClaimKind, ClaimStatus, Launch, Review, ToolPanel
 
 _NUMBER_WORDS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
@@ -43,7 +43,8 @@ _PER = (
 )
 _MONEY = re.compile(
     r"(?:[$€£¥]\s?\d[\d,]*(?:\.\d+)?(?:\s?(?:k|m|bn|million|billion))?"
-    rf"(?:\s(?:per|a|an|/)\s?(?:million\s|thousand\s|1,000\s|1k\s|1M\s)?{_PER}\b){{0,2}}"
+    rf"(?:\s(?:per|a|an|/)\s?(?:(?:million|thousand|1,000|1k|1M)\s(?:{_PER}|[a-z]+)|{_PER})\b)"
+    r"{0,2}"
     r"|\d[\d,]*(?:\.\d+)?\s?(?:dollars|euros|pounds|cents|USD|EUR|GBP)\b)",
     re.IGNORECASE,
 )
@@ -54,7 +55,14 @@ _NUMBER = re.compile(
     rf"|\d+(?:\.\d+)?\s?%|\d+(?:\.\d+)?x\b"
     rf"|{_WORD_NUMBER}(?:-|\s)(?:{_UNIT_WORDS})\b"
     rf"|\d[\d,]*(?:\.\d+)?[kmb]?-[a-z]+(?:\s(?:context|window|diff|model|vectors?))?"
+    rf"|\d+x\d+\b"  # 1024x1024
+    rf"|(?:\d+|{_WORD_NUMBER}) (?:[a-z]+ ){{0,2}}out of (?:\d+|{_WORD_NUMBER})\b"
+    rf"|(?:a|one|two|three|four|nine)[- ](?:half|halves|thirds?|quarters?|fifths?|tenths?)\b"
     rf"|\w+fold\b|twice\b|a (?:half|third|quarter|fifth|tenth|hundredth)\b"
+    rf"|\b(?:halve[sd]?|doubled|doubles|tripled?|triples|quadrupled?)\b"
+    # a counted thing: 'four voices', 'twelve engineers' (not 'one', too common in prose)
+    rf"|\b(?!one\b){_WORD_NUMBER} (?:[a-z]+-)?(?:[a-z]+s|people|men|women)\b"
+    r"|\b(?:half )?an? (?:hour|minute|day|week|month|quarter|year)\b"
     rf")",
     re.IGNORECASE,
 )
@@ -71,13 +79,14 @@ rate reference retries same second-order seven several ship should since six ski
 some someone still such sure ten that the their then there these thesis they this
 those though three timing to today twelve two unless until up verdict version very
 was we well what when where which while who why will with would yes yet you your
+monday tuesday wednesday thursday friday saturday sunday
 """
 _STOP = set(_STOP_WORDS.split())
 _GENERIC = """
 ai api apis arr b2b b2c cd ceo cfo ci cli clis cpu cpus cto csv dns eu faq ga gb gpu gpus
 html http https ide ides json kb llm llms mb ml mrr mvp ok oss pdf poc pr prs qa
 qps rag readme rest roi rps saas sdk sdks sla slas sql sso tb tco tps ui uk url urls us
-usd eur ux vpc yaml toml
+usd eur ux vpc yaml toml ram vcpu vcpus captcha ssd nvme os
 """
 _GENERIC_ACRONYMS = {w for w in _GENERIC.split() if not w.endswith("?")}
 # Brands written in lower case (most names are capitalised or oddly cased: vLLM, o3-mini).
@@ -192,7 +201,7 @@ def _names(text: str, taken: list[tuple[int, int]], known: Vocabulary) -> list[F
         if len(run) == 1:
             word = first.group(0).rstrip(".")
             opener = _SENTENCE_START.search(text[:start]) is not None
-            listed = text[end : end + 1] in (",", "'", "\u2019") and not _PLAIN_WORD.search(word)
+            listed = _LISTED.match(text, end) is not None and not _PLAIN_WORD.search(word)
             if opener and not (_shaped(word, known) or word in capitalised_inside or listed):
                 continue
         found.append(Found(name, ClaimKind.NAME, start, start + len(name)))
@@ -204,6 +213,8 @@ _SUFFIXED = re.compile(
     r"only|class|grade|level)\b"
 )
 _PLAIN_WORD = re.compile(r"(?:ly|ing|ed)$")
+_LISTED = re.compile(r"['\u2019]s\b|, (?:[A-Z]|[a-z]+[A-Z])")
+"""After an opening word: a possessive ('Groq's'), or a list of names ('Qdrant, Weaviate')."""
 """English word endings: a sentence opening with one before a comma is no name."""
 
 
@@ -290,16 +301,21 @@ def _claim_id(persona_id: str, kind: ClaimKind, text: str, used: set[str]) -> st
     raise AssertionError("unreachable: a full digest is unique")
 
 
+CHECKED = (ClaimStatus.VERIFIED, ClaimStatus.WAIVED)
+"""Statuses an editor set, kept when the claim is found again."""
+
+
 def read_claims(
     persona_id: str,
     texts: Mapping[ClaimField, str],
     launch: Launch,
     previous: Sequence[Claim] = (),
 ) -> list[Claim]:
-    """The claims of one review's texts; a claim checked before keeps its check."""
-    kept = {c.id: c for c in previous if c.status in (ClaimStatus.VERIFIED, ClaimStatus.WAIVED)}
+    """The claims of one review's texts. A claim found before (same kind and text) keeps
+    its id, and its check when it was verified or waived."""
+    before = {(c.kind, _normal(c.text)): c for c in previous}
     seen: dict[tuple[ClaimKind, str], Claim] = {}
-    used: set[str] = set()
+    used = {c.id for c in previous}
     vocabulary = launch_vocabulary(launch)
     for field in ("headline", "quote", "pricing_read"):
         text = texts.get(field, "")
@@ -307,19 +323,17 @@ def read_claims(
             key = (found.kind, _normal(found.text))
             if key in seen:
                 continue
-            claim_id = _claim_id(persona_id, found.kind, found.text, used)
-            used.add(claim_id)
+            old = before.get(key)
             status = ClaimStatus.IN_LAUNCH if in_launch(found, launch) else ClaimStatus.TO_VERIFY
+            if old is not None:
+                claim_id = old.id
+            else:
+                claim_id = _claim_id(persona_id, found.kind, found.text, used)
+                used.add(claim_id)
             claim = Claim(id=claim_id, text=found.text, kind=found.kind, status=status, field=field)
-            old = kept.get(claim_id)
-            if old is not None and status is ClaimStatus.TO_VERIFY:
-                claim = claim.model_copy(
-                    update={
-                        "status": old.status,
-                        "changed_by": old.changed_by,
-                        "changed_at": old.changed_at,
-                    }
-                )
+            if old is not None and old.status in CHECKED and status is ClaimStatus.TO_VERIFY:
+                checked = {"status": old.status, "changed_by": old.changed_by}
+                claim = claim.model_copy(update={**checked, "changed_at": old.changed_at})
             seen[key] = claim
     return list(seen.values())
 
@@ -333,3 +347,38 @@ def claim_spans(text: str, claims: Sequence[Claim]) -> list[tuple[int, int, Clai
             if not any(s < end and start < e for s, e, _ in spans):
                 spans.append((start, end, claim))
     return sorted(spans, key=lambda s: s[0])
+
+
+def with_current_claims(panel: ToolPanel) -> ToolPanel:
+    """``panel`` with each review's claims read from its text now, checks kept: a panel
+    stored before claims were read (or by an older extractor) is gated like a new one."""
+    reviews = [
+        r
+        if r.failed or not r.quote
+        else r.model_copy(update={"claims": review_claims(r, panel.launch)})
+        for r in panel.reviews
+    ]
+    if all(new.claims == old.claims for new, old in zip(reviews, panel.reviews, strict=True)):
+        return panel
+    return panel.model_copy(update={"reviews": reviews})
+
+
+def review_claims(review: Review, launch: Launch | None) -> list[Claim]:
+    """The checkable claims of a review's headline, quote and pricing read: those found
+    now, and those stored before (by an older extractor, say) whose text is still there."""
+    if launch is None:
+        return list(review.claims)
+    texts: dict[ClaimField, str] = {
+        "headline": review.headline,
+        "quote": review.quote,
+        "pricing_read": review.pricing_read or "",
+    }
+    found = read_claims(review.persona_id, texts, launch, review.claims)
+    seen = {c.id for c in found} | {(c.kind, _normal(c.text)) for c in found}
+    everything = " ".join(texts.values()).lower()
+    for old in review.claims:
+        if old.id in seen or (old.kind, _normal(old.text)) in seen:
+            continue
+        if old.text.lower() in everything:
+            found.append(old)
+    return found
