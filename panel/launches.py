@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from panel.errors import UsageError
 from panel.files import MAX_FILE_BYTES, load_data, parse_json
-from panel.records import Launch
+from panel.records import Launch, SourceRef
 
 LAUNCH_SUFFIXES = {".yaml", ".yml", ".json"}
 
@@ -23,27 +23,36 @@ def describe_error(exc: ValidationError) -> str:
     field = ".".join(str(p) for p in first["loc"]) or "launch"
     message = first["msg"]
     if first["type"] == "extra_forbidden":
-        message = "unknown field (allowed: " + ", ".join(Launch.model_fields) + ")"
+        fields = SourceRef.model_fields if first["loc"][:1] == ("sources",) else Launch.model_fields
+        message = "unknown field (allowed: " + ", ".join(fields) + ")"
     elif first["type"] == "missing":
         message = "required field is missing"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{field}: {message}{more}"
 
 
-def parse_launch(data: Any, source: str) -> Launch:
-    """Validate launch data; a problem is a UsageError naming source and field."""
+def parse_launch(data: Any, source: str, base: Path | None = None) -> Launch:
+    """Validate launch data; a problem is a UsageError naming source and field. Relative
+    source paths are resolved against ``base`` (the launch file's folder)."""
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "nothing"
         raise UsageError(f"{source}: expected a mapping of launch fields, found {kind}")
     try:
-        return Launch.model_validate(data)
+        launch = Launch.model_validate(data)
     except ValidationError as exc:
         raise UsageError(f"{source}: {describe_error(exc)}") from None
+    if base is None or not any(s.path for s in launch.sources):
+        return launch
+    sources = [
+        s.model_copy(update={"path": str((base / s.path).resolve())}) if s.path else s
+        for s in launch.sources
+    ]
+    return launch.model_copy(update={"sources": sources})
 
 
 def load_launch(path: Path) -> Launch:
     """Read and validate one launch file (YAML or JSON)."""
-    return parse_launch(load_data(path), str(path))
+    return parse_launch(load_data(path), str(path), path.parent)
 
 
 @dataclass(frozen=True)
@@ -55,9 +64,9 @@ class QueueItem:
     error: str | None = None
 
 
-def _checked(data: Any, source: str) -> QueueItem:
+def _checked(data: Any, source: str, base: Path | None = None) -> QueueItem:
     try:
-        return QueueItem(source, parse_launch(data, source))
+        return QueueItem(source, parse_launch(data, source, base))
     except UsageError as exc:
         return QueueItem(source, None, str(exc))
 
@@ -70,7 +79,7 @@ def iter_queue(path: Path) -> Iterator[QueueItem]:
             raise UsageError(f"{path}: folder holds no .yaml, .yml or .json launch files")
         for file in files:
             try:
-                yield _checked(load_data(file), str(file))
+                yield _checked(load_data(file), str(file), file.parent)
             except UsageError as exc:
                 yield QueueItem(str(file), None, str(exc))
         return
@@ -80,7 +89,7 @@ def iter_queue(path: Path) -> Iterator[QueueItem]:
     data = load_data(path)
     items = data if isinstance(data, list) else [data]
     for number, entry in enumerate(items, start=1):
-        yield _checked(entry, f"{path}: item {number}")
+        yield _checked(entry, f"{path}: item {number}", path.parent)
 
 
 def _iter_jsonl(path: Path) -> Iterator[QueueItem]:
@@ -110,4 +119,4 @@ def _iter_jsonl(path: Path) -> Iterator[QueueItem]:
                 continue
             if isinstance(data, dict) and "launch" in data and "name" not in data:
                 data = data["launch"]
-            yield _checked(data, source)
+            yield _checked(data, source, path.parent)

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
@@ -52,6 +53,80 @@ ShortText = Annotated[str, Field(max_length=MAX_FIELD_CHARS)]
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
 
+MAX_SOURCES = 10
+"""Sources a launch may list."""
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+class SourceRef(BaseModel):
+    """A source attached to a launch: a web page (``url``) or a local file (``path``:
+    Markdown, HTML or text; relative paths are resolved against the launch file)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    url: ShortText | None = None
+    path: str | None = Field(default=None, min_length=1, max_length=4096)
+    label: ShortText | None = None
+    """What the source is, for the editor and the model ("pricing page")."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"url": data} if _SCHEME.match(data.strip()) else {"path": data}
+        return data
+
+    @model_validator(mode="after")
+    def _one_place(self) -> SourceRef:
+        if (self.url is None) == (self.path is None):
+            raise ValueError("give either url or path")
+        if self.url is not None and not re.match(r"^https?://", self.url, re.IGNORECASE):
+            raise ValueError("only http and https URLs are fetched")
+        return self
+
+    @property
+    def where(self) -> str:
+        """The URL or the path."""
+        return self.url or self.path or ""
+
+
+class SourceNote(BaseModel):
+    """What a draft read of one source: its provenance (the text itself is in the store)."""
+
+    where: str
+    """The URL or the local path."""
+    label: str | None = None
+    ok: bool
+    """False when it could not be read; ``reason`` says why in one line."""
+    reason: str | None = None
+    sha256: str | None = None
+    """Of the bytes read (the page or file as fetched)."""
+    size: int = 0
+    """Bytes read."""
+    words: int = 0
+    """Words of extracted text the reviewers were given."""
+    fetched_at: datetime | None = None
+
+    @property
+    def shown(self) -> str:
+        """How the source is named to the model: its URL, or only a local file's name."""
+        return self.where if re.match(r"^https?://", self.where) else PurePath(self.where).name
+
+
+class SourceText(SourceNote):
+    """A source as read: its extracted main text, with where it finally came from."""
+
+    final_url: str | None = None
+    http_status: int | None = None
+    content_type: str | None = None
+    title: str | None = None
+    text: str = ""
+
+    def note(self) -> SourceNote:
+        """The provenance of this read, without its text."""
+        return SourceNote(**{k: getattr(self, k) for k in SourceNote.model_fields})
+
+
 class Launch(BaseModel):
     """A tool launch as an editor hands it in. Its text is untrusted."""
 
@@ -75,6 +150,8 @@ class Launch(BaseModel):
     """License terms, when stated."""
     url: ShortText | None = None
     """Launch or product URL (http or https only)."""
+    sources: list[SourceRef] = Field(default_factory=list, max_length=MAX_SOURCES)
+    """Pages and files the reviewers read besides the description (issue 15)."""
 
     @model_validator(mode="after")
     def _derive_slug(self) -> Launch:
@@ -404,6 +481,8 @@ class ToolPanel(BaseModel):
     """Panel-level quality flags for the editor (e.g. a collapsed panel)."""
     dismissed_flags: list[str] = Field(default_factory=list)
     """Panel-level flags an editor dismissed (audited)."""
+    sources: list[SourceNote] = Field(default_factory=list)
+    """The launch's sources as the draft read them (hash, size; why one failed)."""
     created_at: datetime = Field(default_factory=now)
     """When the first revision was drafted."""
     updated_at: datetime = Field(default_factory=now)

@@ -17,6 +17,7 @@ from panel.drafting import diversity, quality
 from panel.drafting.context import RunContext
 from panel.drafting.generate import review_persona
 from panel.drafting.personas import load_personas, select
+from panel.drafting.sources import launch_sources
 from panel.errors import ModelFailure, UsageError
 from panel.lengths import word_count
 from panel.records import ClaimStatus, Review, Status, ToolPanel, Verdict, now
@@ -171,7 +172,10 @@ async def regenerate_review(
     expected = panel.revision if expected_revision is None else expected_revision
     persona = select(load_personas(), [persona_id])[0]  # an unknown id names the choices
     # The editor asked for a new answer: never serve this one from the response cache.
-    fresh = await review_persona(replace(ctx, use_cache=False), persona, panel.launch)
+    sources = await launch_sources(ctx, panel.launch)  # as stored (read when never read)
+    fresh = await review_persona(
+        replace(ctx, use_cache=False), persona, panel.launch, sources=sources
+    )
     if fresh.failed:
         # An outage or a broken answer must not replace a good review: keep it, say why.
         raise ModelFailure(

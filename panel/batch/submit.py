@@ -36,6 +36,7 @@ from panel.drafting.context import RunContext
 from panel.drafting.generate import first_review_request
 from panel.drafting.models import ModelChoice
 from panel.drafting.protect import is_protected
+from panel.drafting.sources import launch_sources
 from panel.providers.batching import (
     BatchCapable,
     batch_api,
@@ -44,7 +45,7 @@ from panel.providers.batching import (
     decode_request,
     encode_request,
 )
-from panel.records import Launch, Persona
+from panel.records import Launch, Persona, SourceText
 from panel.store import batches as db
 
 
@@ -100,7 +101,8 @@ async def submit_queue(
             continue  # before planning and the budget: nothing is submitted for it
         if redraft and is_protected(ctx.store.find_panel(launch.slug)):
             asked.add(launch.slug)
-        needed = _plan_launch(ctx, run_id, launch, personas, result)
+        sources = await launch_sources(ctx, launch)  # read once, as the draft will use them
+        needed = _plan_launch(ctx, run_id, launch, personas, result, sources)
         if needed and max_cost is not None:
             estimate = estimate_panel_cost(ctx, personas, launch) * ctx.prices.batch_discount
             if spent + estimate > max_cost:
@@ -142,13 +144,18 @@ async def submit_queue(
 
 
 def _plan_launch(
-    ctx: RunContext, run_id: int, launch: Launch, personas: list[Persona], result: QueueRun
+    ctx: RunContext,
+    run_id: int,
+    launch: Launch,
+    personas: list[Persona],
+    result: QueueRun,
+    sources: list[SourceText],
 ) -> list[db.PlannedRequest]:
     """Plan the first request of each persona; returns those that need a batch."""
     needed = []
     for persona in personas:
         model_id = ctx.models.for_persona(persona)
-        request = first_review_request(ctx, persona, launch)
+        request = first_review_request(ctx, persona, launch, sources)
         key = cache_key(request_json(model_id, request))
         old = db.planned(ctx.store, run_id, launch.slug, persona.id)
         if old is not None and old.cache_key == key and old.outcome != "canceled":

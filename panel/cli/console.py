@@ -75,12 +75,18 @@ def diversity_text(panel: ToolPanel) -> str:
 
 
 def panel_summary(panel: ToolPanel) -> Text:
-    """One line: ship share, split, cost and failures."""
+    """One line: ship share, split, cost and failures; then the sources the draft read."""
     cost = sum(r.provenance.cost_usd for r in panel.reviews if r.provenance)
     failed = [r.persona_id for r in panel.reviews if r.failed]
     line = f"Panel: {percent(panel.ship_share)} ship ({panel.split}) · cost ${cost:.4f}"
     if failed:
         line += f" · failed: {', '.join(failed)}"
+    for source in panel.sources:
+        if source.ok:
+            read = f"{source.words:,} words, sha256 {(source.sha256 or '')[:12]}…"
+            line += f"\n  source {source.where}: {read}"
+        else:
+            line += f"\n  source {source.where}: not read: {source.reason}"
     return plain(line)
 
 

@@ -34,6 +34,9 @@ HISTORY_SHOWN = 5
 @click.option(
     "--redraft", is_flag=True, help="Draft it again even if the panel is approved or published."
 )
+@click.option(
+    "--no-fetch", is_flag=True, help="Read no source now: use the sources' stored text only."
+)
 @pass_env
 def draft(
     env: Env,
@@ -43,6 +46,7 @@ def draft(
     fresh: bool,
     as_json: bool,
     redraft: bool,
+    no_fetch: bool,
 ) -> None:
     """Draft the panel of a launch file (a new revision if it exists).
 
@@ -57,6 +61,7 @@ def draft(
     with env.store() as store:
         ctx = run_context(env, store, model)
         ctx.use_cache = not fresh
+        ctx.fetch_sources = not no_fetch
         panel = asyncio.run(
             draft_panel(ctx, launch, chosen, all_personas=personas, redraft=redraft)
         )
@@ -71,6 +76,9 @@ def draft(
     chosen_ids = {p.id for p in chosen}
     drafted = [r for r in panel.reviews if r.persona_id in chosen_ids]
     failed = [r for r in drafted if r.failed]
+    for source in panel.sources:
+        if not source.ok or source.reason:
+            click.echo(inert(f"panel: source {source.where}: {source.reason}"), err=True)
     for review in failed:
         click.echo(inert(f"panel: {review.persona_id} failed: {review.error}"), err=True)
     exit_with(outcome_code(ok=len(drafted) - len(failed), bad=len(failed)))

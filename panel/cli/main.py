@@ -8,7 +8,7 @@ import traceback
 import click
 
 # Each command module registers its commands on the group when imported.
-from panel.cli import batch, claims, drafts, eval, publishing, review, serve  # noqa: F401
+from panel.cli import batch, claims, drafts, eval, publishing, review, serve, sources  # noqa: F401
 from panel.cli.app import cli
 from panel.errors import PanelError
 from panel.safe_text import inert

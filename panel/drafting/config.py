@@ -31,8 +31,9 @@ from panel.drafting.personas import load_personas
 from panel.drafting.retry import DEFAULT_POLICY, RetryPolicy
 from panel.errors import UsageError
 from panel.providers import registry
+from panel.sources.fetch import FetchPolicy
 
-KNOWN_KEYS = {"model", "personas", "providers", "retry", "require_verified_claims"}
+KNOWN_KEYS = {"model", "personas", "providers", "retry", "require_verified_claims", "sources"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class Config:
     """The retry policy, from the defaults and the ``[retry]`` table."""
     require_verified_claims: bool = True
     """Approval is refused while a review has claims to verify (unless this is false)."""
+    source_policy: FetchPolicy = field(default_factory=FetchPolicy)
+    """Source fetching: ``[sources] allow_hosts`` (private hosts an intranet may use)."""
 
 
 def config_path() -> Path | None:
@@ -97,7 +100,30 @@ def load_config(path: Path | None = None) -> Config:
         path,
         policy,
         require_verified,
+        source_policy(path, data.get("sources", {})),
     )
+
+
+SOURCE_KEYS = ["allow_hosts", "max_bytes", "total_seconds"]
+
+
+def source_policy(path: Path, table: object) -> FetchPolicy:
+    """``[sources]``: ``allow_hosts`` (names or addresses fetched even though private or
+    loopback), ``max_bytes`` and ``total_seconds`` (limits of one fetch)."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [sources] must be a table")
+    check_keys(path, "[sources]", table, SOURCE_KEYS)
+    hosts = table.get("allow_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
+        raise UsageError(f"{path}: [sources] allow_hosts is a list of host names or addresses")
+    limits: dict[str, Any] = {}
+    for key, kind in (("max_bytes", int), ("total_seconds", (int, float))):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+                raise UsageError(f"{path}: [sources] {key} must be a positive number")
+            limits[key] = value
+    return FetchPolicy(allow_hosts=frozenset(h.lower() for h in hosts), **limits)
 
 
 def check_keys(path: Path, table: str, values: dict[str, Any], allowed: list[str]) -> None:

@@ -12,6 +12,7 @@ from panel.drafting.prices import PriceTable, price_table
 from panel.drafting.prompts import Prompts, load_prompts
 from panel.drafting.retry import DEFAULT_POLICY, RetryPolicy
 from panel.providers import registry
+from panel.sources.fetch import FetchPolicy
 from panel.store import Store
 
 MAX_REASKS = 2
@@ -35,6 +36,10 @@ class RunContext:
     """Caps calls in flight across panels (batch runs)."""
     measure_diversity: bool = True
     """Embed the quotes of each drafted panel and flag collapsed panels (panel[quality])."""
+    fetch_sources: bool = True
+    """Read a launch's sources not read yet (False: --no-fetch, only what is stored)."""
+    source_policy: FetchPolicy = field(default_factory=FetchPolicy)
+    """Limits and allowed private hosts of source fetching (panel.toml [sources])."""
 
 
 @dataclass(frozen=True)
@@ -81,4 +86,5 @@ def build_context(
         ),
         editor=editor,
         policy=config.policy,
+        source_policy=config.source_policy,
     )

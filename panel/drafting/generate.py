@@ -17,6 +17,7 @@ from panel.drafting.calls import Usage, call_model
 from panel.drafting.context import RunContext
 from panel.drafting.protect import check_redraft
 from panel.drafting.retry import panel_deadline
+from panel.drafting.sources import given, launch_sources
 from panel.providers import AnswerError, Message, ModelRequest, ProviderError
 from panel.records import (
     PRICING_READ,
@@ -25,6 +26,7 @@ from panel.records import (
     Provenance,
     Review,
     ReviewOutput,
+    SourceText,
     Status,
     ToolPanel,
 )
@@ -97,20 +99,26 @@ def review_request(
     )
 
 
-def first_review_request(ctx: RunContext, persona: Persona, launch: Launch) -> ModelRequest:
+def first_review_request(
+    ctx: RunContext, persona: Persona, launch: Launch, sources: Sequence[SourceText] = ()
+) -> ModelRequest:
     """The first request of a persona's review, exactly as review_persona sends it."""
-    user = Message("user", ctx.prompts.review(persona, launch))
+    user = Message("user", ctx.prompts.review(persona, launch, given(list(sources))))
     return review_request(ctx.prompts.system(persona), [user], pricing_read=persona.pricing_read)
 
 
 async def review_persona(
-    ctx: RunContext, persona: Persona, launch: Launch, model_id: str | None = None
+    ctx: RunContext,
+    persona: Persona,
+    launch: Launch,
+    model_id: str | None = None,
+    sources: Sequence[SourceText] = (),
 ) -> Review:
     """One persona's review: validated, re-asked on bad output, failed (never raised)."""
     model_id = model_id or ctx.models.for_persona(persona)
     started = time.perf_counter()
     usage = Usage()
-    first = first_review_request(ctx, persona, launch)
+    first = first_review_request(ctx, persona, launch, sources)
     system, messages = first.system, list(first.messages)
     error = ""
     raw: str | None = None
@@ -202,10 +210,16 @@ def _provenance(
     )
 
 
-async def run_reviews(ctx: RunContext, personas: list[Persona], launch: Launch) -> list[Review]:
+async def run_reviews(
+    ctx: RunContext,
+    personas: list[Persona],
+    launch: Launch,
+    sources: Sequence[SourceText] = (),
+) -> list[Review]:
     """All personas of a launch, concurrently, in persona order, within the panel deadline."""
     with panel_deadline(ctx.policy.panel_deadline_seconds):
-        return list(await asyncio.gather(*(review_persona(ctx, p, launch) for p in personas)))
+        calls = (review_persona(ctx, p, launch, sources=sources) for p in personas)
+        return list(await asyncio.gather(*calls))
 
 
 def merge_reviews(personas: list[Persona], old: list[Review], new: list[Review]) -> list[Review]:
@@ -231,7 +245,8 @@ async def draft_panel(
     """
     existing = ctx.store.find_panel(launch.slug)
     check_redraft(existing, redraft=redraft)
-    reviews = await run_reviews(ctx, personas, launch)
+    sources = await launch_sources(ctx, launch)
+    reviews = await run_reviews(ctx, personas, launch, sources)
     order = all_personas or personas
     if existing is not None:
         reviews = merge_reviews(order, existing.reviews, reviews)
@@ -242,6 +257,7 @@ async def draft_panel(
         launch=launch,
         reviews=reviews,
         status=Status.DRAFT,
+        sources=[s.note() for s in sources],
         **diversity.panel_fields(read),
     )
     if existing is not None:

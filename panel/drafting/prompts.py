@@ -21,7 +21,7 @@ from panel.errors import UsageError
 from panel.files import sha256_text
 from panel.lengths import PRICING_READ_WORDS, QUOTE_WORDS
 from panel.paths import prompts_dir
-from panel.records import Launch, Persona, ReviewOutput
+from panel.records import Launch, Persona, ReviewOutput, SourceText
 
 TEMPLATES = ("system.j2", "review.j2", "reask.j2", "beats.j2")
 GLOBALS: dict[str, object] = {"quote_words": QUOTE_WORDS, "pricing_read_words": PRICING_READ_WORDS}
@@ -97,9 +97,9 @@ class Prompts:
         """The system prompt of a persona."""
         return self.render("system.j2", persona=persona, **answer_fields(persona.pricing_read))
 
-    def review(self, persona: Persona, launch: Launch) -> str:
-        """The user message asking ``persona`` to review ``launch``."""
-        return self.render("review.j2", persona=persona, launch=launch)
+    def review(self, persona: Persona, launch: Launch, sources: Sequence[SourceText] = ()) -> str:
+        """The user message asking ``persona`` to review ``launch`` (and its sources)."""
+        return self.render("review.j2", persona=persona, launch=launch, sources=list(sources))
 
     def reask(self, error: str, *, pricing_read: bool = False) -> str:
         """The follow-up message that shows the model its error."""

@@ -45,7 +45,7 @@ INDEX_FILE = "index.html"
 """The index page, at the site root."""
 # What only editors see: raw output, errors, quality flags and the claims being checked.
 _PRIVATE_REVIEW_FIELDS = {"raw", "error", "flags", "dismissed_flags", "beats", "claims"}
-_PRIVATE_PANEL_FIELDS = {"flags", "dismissed_flags", "diversity", "max_similarity"}
+_PRIVATE_PANEL_FIELDS = {"flags", "dismissed_flags", "diversity", "max_similarity", "sources"}
 _FEED_NAMESPACE = uuid.UUID("6f1c1a52-5e0b-4a8e-9a59-4c2b0e4d7a10")
 
 
@@ -222,7 +222,8 @@ def verdict_class(review: Review | None) -> str:
 
 
 def public_json(page: BaseModel) -> str:
-    """A page's records as JSON, without what only editors see (raw output, flags, claims)."""
+    """A page's records as JSON, without what only editors see (raw output, flags, claims,
+    the launch's sources)."""
     data: Any = page.model_dump(mode="json")
     _strip_private(data)
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
@@ -233,6 +234,8 @@ def _strip_private(data: Any) -> None:
         if "reviews" in data and isinstance(data["reviews"], list):
             for key in _PRIVATE_PANEL_FIELDS:
                 data.pop(key, None)
+            if isinstance(data.get("launch"), dict):
+                data["launch"].pop("sources", None)  # the desk's research: paths, intranet URLs
             for review in data["reviews"]:
                 for key in _PRIVATE_REVIEW_FIELDS:
                     review.pop(key, None)

@@ -167,4 +167,17 @@ DELETE FROM response_cache WHERE key IN (
 )
 """,
     ),
+    (
+        "launch sources as read: extracted text, hash, size, status",
+        """
+CREATE TABLE sources (
+    launch_slug TEXT NOT NULL,
+    location TEXT NOT NULL,
+    record TEXT NOT NULL,
+    ok INTEGER NOT NULL,
+    fetched_at TEXT NOT NULL,
+    PRIMARY KEY (launch_slug, location)
+)
+""",
+    ),
 ]

@@ -154,6 +154,8 @@ class RecordView:
     cards: list[PanelCard] = field(default_factory=list)
     """A comparison's two panels at a glance."""
     launch_url: str | None = None
+    source_links: dict[str, str | None] = field(default_factory=dict)
+    """Each source the draft read, by URL or path: a link when it is a safe web address."""
     pricing_personas: frozenset[str] = frozenset()
     """Reviewers whose persona file gives a pricing read."""
 
@@ -220,6 +222,7 @@ def record_view(request: Request, store: Store, kind: Kind, slug: str) -> Record
         view.flags = flags_of(record)
         view.confirm_flags = open_flags(record) if record.status is Status.DRAFT else []
         view.launch_url = safe_url(record.launch.url)
+        view.source_links = {s.where: safe_url(s.where) for s in record.sources}
         view.pricing_personas = _pricing_personas()
     else:
         view.cards = [panel_card(p, stale.get(("panel", p.slug))) for p in panels]

@@ -61,7 +61,7 @@ def test_bad_config_is_one_line(
     assert main(["draft", str(EXAMPLES / "gpt-5-mini-api.yaml")]) == 2
     assert capsys.readouterr().err.strip() == (
         f"panel: error: {config}: unknown key 'modle' "
-        "(allowed: model, personas, providers, require_verified_claims, retry)"
+        "(allowed: model, personas, providers, require_verified_claims, retry, sources)"
     )
     # A typo in a provider option or a persona id is an error naming the keys allowed.
     config.write_text("[providers.openai]\nbase_urll = 'http://x'\n")
@@ -116,3 +116,29 @@ def test_costs_command(
     assert "fake:ship" in out and f"${expected:.4f}" in out
     assert main(["costs", "--by", "panel"]) == 0
     assert "gpt-5-mini-api" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("[sources]\nallow_host = ['x']\n", "unknown key 'allow_host' in [sources]"),
+        ("[sources]\nallow_hosts = 'intranet'\n", "allow_hosts is a list of host names"),
+        ("[sources]\nmax_bytes = -1\n", "[sources] max_bytes must be a positive number"),
+        ("[sources]\ntotal_seconds = true\n", "total_seconds must be a positive number"),
+        ("sources = 3\n", "[sources] must be a table"),
+    ],
+)
+def test_bad_sources_table_is_one_line(tmp_path: Path, table: str, message: str) -> None:
+    config = tmp_path / "panel.toml"
+    config.write_text(table)
+    with pytest.raises(UsageError) as caught:
+        load_config(config)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_sources_table_sets_the_fetch_policy(tmp_path: Path) -> None:
+    config = tmp_path / "panel.toml"
+    config.write_text("[sources]\nallow_hosts = ['Wiki.Intranet', '10.0.0.7']\nmax_bytes = 1000\n")
+    policy = load_config(config).source_policy
+    assert policy.allow_hosts == frozenset({"wiki.intranet", "10.0.0.7"})
+    assert policy.max_bytes == 1000

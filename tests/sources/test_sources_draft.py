@@ -1,0 +1,208 @@
+"""A launch with sources, end to end: served by a local server (an HTML launch post with
+navigation and ads around the article, a pricing page) and a Markdown file beside the
+launch; the reviewers' prompts carry the article and not the chrome; the draft's
+provenance lists the sources with their hashes; an unsafe or failing source is noted and
+the panel still drafts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+from panel.cli import main
+from panel.paths import default_db, outputs_dir
+from panel.providers.fake import FakeProvider
+from panel.store import open_store
+from panel.store.sources import stored_sources
+from tests.web.support import desk
+
+PAGES = Path(__file__).parent / "pages"
+SERVED = {
+    "/blog/quillstream-2": ("launch_post.html", "text/html; charset=utf-8"),
+    "/pricing": ("pricing.html", "text/html; charset=utf-8"),
+}
+ARTICLE = "the median team cut the time between a merged pull request and updated docs"
+CHROME = ("Careers at Larkspur", "We use cookies to personalise content", "Partner Program")
+CHANGELOG = "The Team plan now includes up to 25 private repositories (was 10)."
+
+
+class _Pages(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path not in SERVED:
+            self.send_error(404)
+            return
+        name, content_type = SERVED[self.path]
+        body = (PAGES / name).read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    """The launch's web pages on 127.0.0.1 (one server for the module)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, allow: bool) -> None:
+    """panel.toml allowing the test server's address (or not)."""
+    text = "require_verified_claims = false\n"
+    if allow:
+        text += '[sources]\nallow_hosts = ["127.0.0.1"]\n'
+    (tmp_path / "panel.toml").write_text(text, "utf-8")
+    monkeypatch.setenv("PANEL_CONFIG", str(tmp_path / "panel.toml"))
+
+
+def launch_file(tmp_path: Path, site: str) -> Path:
+    folder = tmp_path / "launches"
+    folder.mkdir()
+    (folder / "changelog.md").write_bytes((PAGES / "changelog.md").read_bytes())
+    launch = {
+        "name": "Quillstream",
+        "vendor": "Larkspur",
+        "description": "Docs that follow the code: a bot that proposes doc edits on merge.",
+        "sources": [
+            f"{site}/blog/quillstream-2",
+            {"url": f"{site}/pricing", "label": "pricing page"},
+            {"path": "changelog.md", "label": "changelog"},
+        ],
+    }
+    path = folder / "quillstream.yaml"
+    path.write_text(yaml.safe_dump(launch), "utf-8")
+    return path
+
+
+def prompts_of(fake: FakeProvider) -> list[str]:
+    return [m.content for _, request in fake.calls for m in request.messages if m.role == "user"]
+
+
+def test_a_draft_reads_its_sources_and_lists_them_with_their_hashes(
+    site: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake: FakeProvider,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config(tmp_path, monkeypatch, allow=True)
+    path = launch_file(tmp_path, site)
+    assert main(["draft", str(path), "-m", "fake:mixed"]) == 0, capsys.readouterr().err
+    prompts = prompts_of(fake)
+    assert len(prompts) >= 4
+    for prompt in prompts:
+        assert ARTICLE in prompt and CHANGELOG in prompt and "$20" in prompt
+        assert not any(chrome in prompt for chrome in CHROME), prompt
+        assert str(tmp_path) not in prompt  # a local file is named, not its path
+        assert "Source 3 (changelog): changelog.md" in prompt
+        article = prompt.index(ARTICLE)
+        assert prompt.index("<untrusted-launch>") < article < prompt.index("</untrusted-launch>")
+    panel = open_store(default_db()).get_panel("quillstream")
+    hashes = [
+        hashlib.sha256((PAGES / name).read_bytes()).hexdigest()
+        for name in ("launch_post.html", "pricing.html", "changelog.md")
+    ]
+    assert [s.sha256 for s in panel.sources] == hashes
+    assert [s.label for s in panel.sources] == [None, "pricing page", "changelog"]
+    assert all(s.ok and s.words > 20 for s in panel.sources)
+    out = capsys.readouterr().out
+    assert f"source {site}/pricing: " in out and "sha256 " in out
+
+    # stored once: a second draft reads nothing again (the server is not asked again)
+    fetched_at = [s.fetched_at for s in panel.sources]
+    assert main(["draft", str(path), "-m", "fake:ship"]) == 0
+    again = open_store(default_db()).get_panel("quillstream")
+    assert [s.fetched_at for s in again.sources] == fetched_at
+
+    # `panel sources fetch` reads them again; `list` shows what is stored
+    assert main(["sources", "fetch", "quillstream"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[-3:]] == ["read", "read", "read"]
+    assert main(["sources", "list", str(path)]) == 0
+    assert "changelog.md (changelog): " in capsys.readouterr().out
+
+    # the desk's fact-check station lists them beside the launch: web pages as links
+    page = desk().get("/panels/quillstream").text
+    sources = page[
+        page.index('<ul class="sources">') : page.index("</ul>", page.index('<ul class="sources">'))
+    ]
+    assert (
+        f'<a href="{site}/pricing" rel="noopener noreferrer" target="_blank">pricing page</a>'
+        in sources
+    )
+    assert "changelog" in sources and f'href="{tmp_path}' not in sources and "sha256 " in sources
+
+
+def test_a_loopback_source_is_refused_unless_allowed_and_the_panel_still_drafts(
+    site: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake: FakeProvider,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config(tmp_path, monkeypatch, allow=False)
+    path = launch_file(tmp_path, site)
+    assert main(["draft", str(path), "-m", "fake:mixed"]) == 0
+    err = capsys.readouterr().err
+    assert f"panel: source {site}/blog/quillstream-2: " in err and "loopback" in err
+    panel = open_store(default_db()).get_panel("quillstream")
+    assert [s.ok for s in panel.sources] == [False, False, True]  # the local file is read
+    assert all(ARTICLE not in p and CHANGELOG in p for p in prompts_of(fake))
+    assert main(["sources", "fetch", "quillstream"]) == 5  # some failed
+    assert "failed  " in capsys.readouterr().err
+
+
+def test_no_fetch_drafts_from_what_is_stored_and_pages_never_show_sources(
+    site: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fake: FakeProvider,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config(tmp_path, monkeypatch, allow=True)
+    path = launch_file(tmp_path, site)
+    assert main(["draft", str(path), "-m", "fake:mixed", "--no-fetch"]) == 0
+    assert "not read (--no-fetch)" in capsys.readouterr().err
+    store = open_store(default_db())
+    assert stored_sources(store, "quillstream") == {}
+    assert main(["draft", str(path), "-m", "fake:mixed"]) == 0
+    assert len(stored_sources(store, "quillstream")) == 3
+    assert main(["approve", "quillstream", "--accept-flags"]) == 0
+    assert main(["publish", "quillstream"]) == 0
+    page = outputs_dir() / "site" / "tools" / "quillstream.json"
+    data = json.loads(page.read_text("utf-8"))
+    assert "sources" not in data["panel"]["launch"] and "changelog" not in page.read_text()
+
+
+@pytest.mark.parametrize(
+    ("sources", "message"),
+    [
+        (["ftp://example.com/a"], "sources.0: Value error, only http and https URLs are fetched"),
+        ([{"url": "https://a.example", "path": "x.md"}], "give either url or path"),
+        ([{"href": "https://a.example"}], "unknown field (allowed: url, path, label)"),
+        ([f"https://a.example/{i}" for i in range(11)], "sources: List should have at most 10"),
+    ],
+)
+def test_bad_sources_in_a_launch_file_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], sources: list[object], message: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"name": "X", "description": "Y.", "sources": sources}))
+    assert main(["draft", str(path), "-m", "fake:ship"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"panel: error: {path}: ") and message in err and "\n" not in err
