@@ -305,14 +305,38 @@ CHECKED = (ClaimStatus.VERIFIED, ClaimStatus.WAIVED)
 """Statuses an editor set, kept when the claim is found again."""
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """A source's text cut into sentences, each with its normalised form, for matching."""
+
+    where: str
+    sentences: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(cls, where: str, text: str) -> Evidence:
+        pieces = (p.strip() for p in _SENTENCE_END.split(text))
+        return cls(where, tuple((p, f" {_normal(p)} ") for p in pieces if p))
+
+    def sentence(self, needle: str) -> str | None:
+        """The first sentence stating ``needle`` (normalised), or None."""
+        return next((raw for raw, normal in self.sentences if f" {needle} " in normal), None)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+MAX_EVIDENCE_CHARS = 400
+
+
 def read_claims(
     persona_id: str,
     texts: Mapping[ClaimField, str],
     launch: Launch,
     previous: Sequence[Claim] = (),
+    sources: Sequence[Evidence] | None = None,
 ) -> list[Claim]:
     """The claims of one review's texts. A claim found before (same kind and text) keeps
-    its id, and its check when it was verified or waived."""
+    its id, and its check when it was verified or waived. One the launch does not state
+    but a source does is ``supported`` (with the source and its sentence); ``sources``
+    None (not at hand) keeps what an earlier read found."""
     before = {(c.kind, _normal(c.text)): c for c in previous}
     seen: dict[tuple[ClaimKind, str], Claim] = {}
     used = {c.id for c in previous}
@@ -324,18 +348,38 @@ def read_claims(
             if key in seen:
                 continue
             old = before.get(key)
-            status = ClaimStatus.IN_LAUNCH if in_launch(found, launch) else ClaimStatus.TO_VERIFY
             if old is not None:
                 claim_id = old.id
             else:
                 claim_id = _claim_id(persona_id, found.kind, found.text, used)
                 used.add(claim_id)
-            claim = Claim(id=claim_id, text=found.text, kind=found.kind, status=status, field=field)
-            if old is not None and old.status in CHECKED and status is ClaimStatus.TO_VERIFY:
+            claim = Claim(id=claim_id, text=found.text, kind=found.kind, field=field)
+            if in_launch(found, launch):
+                claim.status = ClaimStatus.IN_LAUNCH
+            elif sources is not None:
+                _support(claim, key[1], sources)
+            elif old is not None and old.status is ClaimStatus.SUPPORTED:
+                claim = claim.model_copy(
+                    update={"status": old.status, "source": old.source, "evidence": old.evidence}
+                )
+            if old is not None and old.status in CHECKED and claim.open:
                 checked = {"status": old.status, "changed_by": old.changed_by}
                 claim = claim.model_copy(update={**checked, "changed_at": old.changed_at})
             seen[key] = claim
     return list(seen.values())
+
+
+def _support(claim: Claim, needle: str, sources: Sequence[Evidence]) -> None:
+    """Mark ``claim`` supported by the first source with a sentence stating it."""
+    if not needle:
+        return
+    for source in sources:
+        sentence = source.sentence(needle)
+        if sentence is not None:
+            claim.status = ClaimStatus.SUPPORTED
+            claim.source = source.where
+            claim.evidence = sentence[:MAX_EVIDENCE_CHARS]
+            return
 
 
 def claim_spans(text: str, claims: Sequence[Claim]) -> list[tuple[int, int, Claim]]:
@@ -363,9 +407,12 @@ def with_current_claims(panel: ToolPanel) -> ToolPanel:
     return panel.model_copy(update={"reviews": reviews})
 
 
-def review_claims(review: Review, launch: Launch | None) -> list[Claim]:
+def review_claims(
+    review: Review, launch: Launch | None, sources: Sequence[Evidence] | None = None
+) -> list[Claim]:
     """The checkable claims of a review's headline, quote and pricing read: those found
-    now, and those stored before (by an older extractor, say) whose text is still there."""
+    now, and those stored before (by an older extractor, say) whose text is still there.
+    ``sources``: the texts the reviewers read (None: not at hand, supports kept)."""
     if launch is None:
         return list(review.claims)
     texts: dict[ClaimField, str] = {
@@ -373,7 +420,7 @@ def review_claims(review: Review, launch: Launch | None) -> list[Claim]:
         "quote": review.quote,
         "pricing_read": review.pricing_read or "",
     }
-    found = read_claims(review.persona_id, texts, launch, review.claims)
+    found = read_claims(review.persona_id, texts, launch, review.claims, sources)
     seen = {c.id for c in found} | {(c.kind, _normal(c.text)) for c in found}
     everything = " ".join(texts.values()).lower()
     for old in review.claims:

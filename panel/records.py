@@ -360,6 +360,8 @@ class ClaimStatus(StrEnum):
     """An editor checked it."""
     WAIVED = "waived"
     """An editor let it stand unchecked (e.g. opinion, common knowledge)."""
+    SUPPORTED = "supported"
+    """A source the reviewers read states it (``source``, ``evidence``): no check needed."""
 
 
 ClaimField = Literal["quote", "headline", "pricing_read"]
@@ -382,6 +384,10 @@ class Claim(BaseModel):
     """The editor who last verified or waived it."""
     changed_at: datetime | None = None
     """When they did."""
+    source: str | None = None
+    """For a supported claim: the URL or path of the source that states it."""
+    evidence: str | None = None
+    """For a supported claim: the source's sentence that states it."""
 
     @property
     def open(self) -> bool:

@@ -17,7 +17,7 @@ from panel.drafting import diversity, quality
 from panel.drafting.context import RunContext
 from panel.drafting.generate import review_persona
 from panel.drafting.personas import load_personas, select
-from panel.drafting.sources import launch_sources
+from panel.drafting.sources import evidence, launch_sources, stored_evidence
 from panel.errors import ModelFailure, UsageError
 from panel.lengths import word_count
 from panel.records import ClaimStatus, Review, Status, ToolPanel, Verdict, now
@@ -149,7 +149,12 @@ def edit_review(
     if review.verdict is None and "verdict" not in update:
         raise UsageError(f"{edit.persona_id} failed and has no verdict: pass --verdict ship|skip")
     next_status("panel", slug, panel.status, "edit")
-    edited = quality.recheck(review.model_copy(update=update), persona, panel.launch)
+    edited = quality.recheck(
+        review.model_copy(update=update),
+        persona,
+        panel.launch,
+        stored_evidence(store, panel.launch),
+    )
     reviews = [edited if r is review else r for r in panel.reviews]
     measured = diversity.panel_fields(diversity.assess(reviews))
     changed = panel.model_copy(
@@ -184,7 +189,7 @@ async def regenerate_review(
     if (old := panel.review(persona_id)) is not None:
         # A claim checked before keeps its check when the new answer makes it again.
         carried = claims.review_claims(
-            fresh.model_copy(update={"claims": old.claims}), panel.launch
+            fresh.model_copy(update={"claims": old.claims}), panel.launch, evidence(sources)
         )
         fresh = fresh.model_copy(update={"claims": carried})
     reviews = [fresh if r.persona_id == persona_id else r for r in panel.reviews]

@@ -254,13 +254,16 @@ def _take(review: Review | None) -> Text:
 
 
 def claims_table(rows: Iterable[tuple[str, Claim]]) -> Table:
-    """Claims of a panel: id, reviewer, kind, status, text, who checked it."""
+    """Claims of a panel: id, reviewer, kind, status, text, who checked it (or the source
+    that states it)."""
     table = Table(title="Claims", show_lines=False)
     for column in ("id", "reviewer", "kind", "status", "claim", "checked by"):
         table.add_column(column)
     for who, claim in rows:
         style = "yellow" if claim.open else ("green" if claim.status.value == "verified" else "")
         checked = f"{claim.changed_by} {claim.changed_at:%Y-%m-%d}" if claim.changed_at else ""
+        if claim.source:
+            checked = f"source {claim.source}"
         table.add_row(
             plain(claim.id),
             plain(who),

@@ -17,7 +17,7 @@ from panel.drafting.calls import Usage, call_model
 from panel.drafting.context import RunContext
 from panel.drafting.protect import check_redraft
 from panel.drafting.retry import panel_deadline
-from panel.drafting.sources import given, launch_sources
+from panel.drafting.sources import evidence, given, launch_sources
 from panel.providers import AnswerError, Message, ModelRequest, ProviderError
 from panel.records import (
     PRICING_READ,
@@ -182,9 +182,8 @@ async def review_persona(
         )
         headline = quality.headline_contradiction(output.verdict, output.headline)
         flags = read.flags() + ([headline] if headline else [])
-        return review.model_copy(
-            update={"flags": flags, "claims": claims.review_claims(review, launch)}
-        )
+        found = claims.review_claims(review, launch, evidence(sources))
+        return review.model_copy(update={"flags": flags, "claims": found})
     return Review(
         persona_id=persona.id,
         persona_name=persona.name,

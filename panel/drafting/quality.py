@@ -23,10 +23,10 @@ Both checks are transparent heuristics an editor can read and argue with:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from panel.claims import find_claims, review_claims
+from panel.claims import Evidence, find_claims, review_claims
 from panel.records import (
     BeatRead,
     ClaimKind,
@@ -281,15 +281,21 @@ def missing_questions(persona: Persona, labels: list[str]) -> list[str]:
     return [f"{label}: {by_label[label]}" if label in by_label else label for label in labels]
 
 
-def recheck(review: Review, persona: Persona | None, launch: Launch | None = None) -> Review:
+def recheck(
+    review: Review,
+    persona: Persona | None,
+    launch: Launch | None = None,
+    sources: Sequence[Evidence] | None = None,
+) -> Review:
     """``review`` with its beats, flags and claims read again (after an editor changed it).
 
-    A claim whose text is unchanged keeps its status (verified stays verified).
+    A claim whose text is unchanged keeps its status (verified stays verified); one a
+    source of ``sources`` states is supported.
     """
     if review.failed or not review.quote:
         return review.model_copy(update={"beats": [], "flags": [], "claims": []})
     headline = headline_contradiction(review.verdict, review.headline)
-    found = review_claims(review, launch)
+    found = review_claims(review, launch, sources)
     if persona is None:
         flags = [f for f in (contradiction(review.verdict, review.quote), headline) if f]
         return review.model_copy(update={"beats": [], "flags": flags, "claims": found})

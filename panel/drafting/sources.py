@@ -4,10 +4,13 @@ until ``panel sources fetch`` reads them again; a source that cannot be read is 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
+from panel.claims import Evidence
 from panel.drafting.context import RunContext
 from panel.records import Launch, SourceRef, SourceText
 from panel.sources.read import read_source
+from panel.store import Store
 from panel.store.sources import save_source, stored_sources
 
 
@@ -34,6 +37,17 @@ async def launch_sources(
     return list(await asyncio.gather(*(one(ref) for ref in launch.sources)))
 
 
-def given(sources: list[SourceText]) -> list[SourceText]:
+def given(sources: Sequence[SourceText]) -> list[SourceText]:
     """The sources whose text the reviewers are given (those read)."""
     return [s for s in sources if s.ok and s.text]
+
+
+def evidence(sources: Sequence[SourceText]) -> list[Evidence]:
+    """The texts a claim may be found in, to mark it supported."""
+    return [Evidence.of(s.where, s.text) for s in given(sources)]
+
+
+def stored_evidence(store: Store, launch: Launch) -> list[Evidence]:
+    """The stored texts of ``launch``'s sources, in its order (nothing is fetched)."""
+    stored = stored_sources(store, launch.slug)
+    return evidence([stored[r.where] for r in launch.sources if r.where in stored])

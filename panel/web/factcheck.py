@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import PurePath
 from urllib.parse import urlsplit
 
 from panel.claims import claim_spans
@@ -42,6 +43,7 @@ CLAIM_STATES = {
     "to_verify": "to verify",
     "verified": "verified",
     "waived": "waived",
+    "supported": "in a source",
 }
 
 
@@ -51,6 +53,11 @@ def claim_state(status: str) -> str:
 
 
 _CONTROL = re.compile(r"[\x00-\x20\x7f\"'<>\\`]")
+
+
+def source_name(where: str | None) -> str:
+    """A source as the desk names it when it is no link: a local file's name only."""
+    return PurePath(where or "").name or (where or "")
 
 
 def safe_url(url: str | None) -> str | None:

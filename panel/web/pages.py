@@ -17,7 +17,7 @@ from panel.drafting.context import Settings
 from panel.editors import current_editor
 from panel.pages.render import human_date, verdict_class, verdict_label
 from panel.records import now, percent
-from panel.web.factcheck import claim_state, segments
+from panel.web.factcheck import claim_state, safe_url, segments, source_name
 from panel.web.security import CSRF_COOKIE, CSRF_FIELD, session_csrf
 
 EDITOR_COOKIE = "panel_editor"
@@ -116,6 +116,8 @@ _env.filters.update(
     diff_class=diff_class,
     segments=segments,
     claim_state=claim_state,
+    safe_url=safe_url,
+    source_name=source_name,
 )
 
 

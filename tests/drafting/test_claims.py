@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.claims import HELD_OUT, TABLE, TABLE_2, load_table, score_table
-from panel.claims import claim_spans, find_claims, launch_vocabulary, read_claims
+from panel.claims import Evidence, claim_spans, find_claims, launch_vocabulary, read_claims
 from panel.cli import main
 from panel.paths import default_db
 from panel.providers.fake import FakeProvider
@@ -122,6 +122,25 @@ def test_a_check_survives_an_edit_that_keeps_the_claim() -> None:
     changed = quote("At $25 per seat it undercuts Copilot by half.")
     moved = {c.text: c.status for c in read_claims("business", changed, GPT5, checked)}
     assert moved["$25 per seat"] is ClaimStatus.TO_VERIFY  # a new figure is checked anew
+
+
+def test_a_claim_a_source_states_is_supported_with_its_sentence() -> None:
+    pricing = Evidence.of(
+        "https://acme.example/pricing",
+        "Plans and pricing.\nTeam costs $20 per seat per month. Enterprise is custom.",
+    )
+    texts = quote("At $20 per seat it undercuts Copilot, and ten minutes gets you going.")
+    found = {c.text: c for c in read_claims("business", texts, GPT5, sources=[pricing])}
+    price = found["$20 per seat"]
+    assert price.status is ClaimStatus.SUPPORTED and not price.open
+    assert price.source == "https://acme.example/pricing"
+    assert price.evidence == "Team costs $20 per seat per month."
+    assert found["Copilot"].status is ClaimStatus.TO_VERIFY
+    # sources not at hand (None): the support found before is kept; given and silent: not
+    kept = read_claims("business", texts, GPT5, list(found.values()))
+    assert {c.text: c.status for c in kept}["$20 per seat"] is ClaimStatus.SUPPORTED
+    silent = read_claims("business", texts, GPT5, list(found.values()), sources=[])
+    assert {c.text: c.status for c in silent}["$20 per seat"] is ClaimStatus.TO_VERIFY
 
 
 def test_claim_spans_mark_each_claim_once_without_overlap() -> None:

@@ -19,8 +19,11 @@ import yaml
 from panel.cli import main
 from panel.paths import default_db, outputs_dir
 from panel.providers.fake import FakeProvider
+from panel.records import ClaimStatus
 from panel.store import open_store
 from panel.store.sources import stored_sources
+from tests.batch.test_batch_api import MODELS, configure, user_turns
+from tests.fakeserver import FakeServer
 from tests.web.support import desk
 
 PAGES = Path(__file__).parent / "pages"
@@ -122,6 +125,13 @@ def test_a_draft_reads_its_sources_and_lists_them_with_their_hashes(
     assert all(s.ok and s.words > 20 for s in panel.sources)
     out = capsys.readouterr().out
     assert f"source {site}/pricing: " in out and "sha256 " in out
+    # a claim the pricing page states is supported, with the page and its sentence
+    business = panel.review("business")
+    assert business is not None
+    price = next(c for c in business.claims if c.text == "$20 per seat")
+    assert price.status is ClaimStatus.SUPPORTED
+    assert price.source in {f"{site}{path}" for path in SERVED}  # the first source saying it
+    assert "$20 per seat" in (price.evidence or "")
 
     # stored once: a second draft reads nothing again (the server is not asked again)
     fetched_at = [s.fetched_at for s in panel.sources]
@@ -146,6 +156,9 @@ def test_a_draft_reads_its_sources_and_lists_them_with_their_hashes(
         in sources
     )
     assert "changelog" in sources and f'href="{tmp_path}' not in sources and "sha256 " in sources
+    card = page[page.index('id="review-business"') :]
+    evidence = card[card.index('<blockquote class="evidence">') :][:600]
+    assert '<mark class="claim supported"' in evidence and f'href="{price.source}"' in evidence
 
 
 def test_a_loopback_source_is_refused_unless_allowed_and_the_panel_still_drafts(
@@ -206,3 +219,27 @@ def test_bad_sources_in_a_launch_file_are_one_line(
     assert main(["draft", str(path), "-m", "fake:ship"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"panel: error: {path}: ") and message in err and "\n" not in err
+
+
+def test_a_batch_api_run_sends_the_sources_text_and_drafts_from_the_answers(
+    fake_server: FakeServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Submitted requests carry the stored source text, so the draft after collecting is
+    answered from the batch (the same request), not asked again."""
+    (tmp_path / "changelog.md").write_bytes((PAGES / "changelog.md").read_bytes())
+    row = {
+        "name": "Quillstream",
+        "description": "Docs that follow the code.",
+        "sources": [{"path": "changelog.md", "label": "changelog"}],
+    }
+    queue = tmp_path / "q.jsonl"
+    queue.write_text(json.dumps(row) + "\n")
+    configure("openai", fake_server)
+    args = ["batch", str(queue), "--batch-api", "-m", MODELS["openai"], "--wait"]
+    assert main(args) == 0, capsys.readouterr().err
+    [batch] = fake_server.batch.batches.values()
+    bodies = [json.dumps(params) for _, _, params in batch.requests]
+    assert len(bodies) == 4 and all(CHANGELOG in body for body in bodies)
+    assert user_turns(fake_server, "openai") == []  # every review answered by the batch
+    panel = open_store(default_db()).get_panel("quillstream")
+    assert [s.label for s in panel.sources] == ["changelog"] and panel.sources[0].ok
