@@ -32,8 +32,8 @@ def describe_error(exc: ValidationError) -> str:
 
 
 def parse_launch(data: Any, source: str, base: Path | None = None) -> Launch:
-    """Validate launch data; a problem is a UsageError naming source and field. Relative
-    source paths are resolved against ``base`` (the launch file's folder)."""
+    """Validate launch data; a problem is a UsageError naming source and field. Source
+    file paths are resolved against ``base`` (the launch file's folder) and must lie in it."""
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "nothing"
         raise UsageError(f"{source}: expected a mapping of launch fields, found {kind}")
@@ -41,13 +41,29 @@ def parse_launch(data: Any, source: str, base: Path | None = None) -> Launch:
         launch = Launch.model_validate(data)
     except ValidationError as exc:
         raise UsageError(f"{source}: {describe_error(exc)}") from None
-    if base is None or not any(s.path for s in launch.sources):
+    if not any(s.path for s in launch.sources):
         return launch
     sources = [
-        s.model_copy(update={"path": str((base / s.path).resolve())}) if s.path else s
-        for s in launch.sources
+        s.model_copy(update={"path": _inside(source, base, number, s.path)}) if s.path else s
+        for number, s in enumerate(launch.sources)
     ]
     return launch.model_copy(update={"sources": sources})
+
+
+def _inside(source: str, base: Path | None, number: int, path: str) -> str:
+    """A source file's absolute path, which must lie in the launch file's folder: launch
+    text is untrusted, and a launch must not make Panel read (and send to a model) any
+    file the desk can read."""
+    if base is None:
+        raise UsageError(f"{source}: sources.{number}: a file source needs a launch file")
+    folder = base.resolve()
+    resolved = (folder / path).resolve()
+    if not resolved.is_relative_to(folder):
+        raise UsageError(
+            f"{source}: sources.{number}: {path} is outside the launch file's folder "
+            f"({folder}); put the file beside the launch"
+        )
+    return str(resolved)
 
 
 def load_launch(path: Path) -> Launch:

@@ -24,8 +24,9 @@ async def read_source(ref: SourceRef, policy: FetchPolicy) -> SourceText:
         if ref.url is not None:
             fetched = await fetch(ref.url, policy)
             body = fetched.body
-            extracted = extract(
-                body, fetched.content_type, charset=fetched.charset, url=fetched.final_url
+            # Extraction is CPU work: in a thread, so other panels of a batch keep going.
+            extracted = await asyncio.to_thread(
+                extract, body, fetched.content_type, charset=fetched.charset, url=fetched.final_url
             )
             extra = {
                 "final_url": fetched.final_url,
@@ -37,7 +38,7 @@ async def read_source(ref: SourceRef, policy: FetchPolicy) -> SourceText:
             path = Path(ref.path or "")
             content_type = file_type(path)
             body = await asyncio.to_thread(_read_file, path, policy.max_bytes)
-            extracted = extract(body, content_type)
+            extracted = await asyncio.to_thread(extract, body, content_type)
             extra = {"fetched_at": now(), "content_type": content_type}
     except (FetchError, ExtractError, ValueError, OSError) as exc:
         return SourceText(**base, ok=False, reason=_one_line(exc), fetched_at=now())

@@ -243,3 +243,34 @@ def test_a_batch_api_run_sends_the_sources_text_and_drafts_from_the_answers(
     assert user_turns(fake_server, "openai") == []  # every review answered by the batch
     panel = open_store(default_db()).get_panel("quillstream")
     assert [s.label for s in panel.sources] == ["changelog"] and panel.sources[0].ok
+
+
+@pytest.mark.parametrize("where", ["../secret.md", "/etc/hostname.txt", "inner/../../secret.md"])
+def test_a_launch_cannot_make_panel_read_a_file_outside_its_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    (tmp_path / "secret.md").write_text("API key: hunter2\n")
+    folder = tmp_path / "launches"
+    folder.mkdir()
+    path = folder / "evil.yaml"
+    path.write_text(yaml.safe_dump({"name": "X", "description": "Y.", "sources": [where]}))
+    assert main(["draft", str(path), "-m", "fake:ship"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"panel: error: {path}: sources.0: {where} is outside the launch file's folder "
+        f"({folder.resolve()}); put the file beside the launch"
+    )
+    assert not default_db().exists() or open_store(default_db()).list_panels() == []
+
+
+def test_a_symlink_out_of_the_launch_folder_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "secret.md").write_text("API key: hunter2\n")
+    folder = tmp_path / "launches"
+    folder.mkdir()
+    (folder / "notes.md").symlink_to(tmp_path / "secret.md")
+    path = folder / "evil.yaml"
+    path.write_text(yaml.safe_dump({"name": "X", "description": "Y.", "sources": ["notes.md"]}))
+    assert main(["draft", str(path), "-m", "fake:ship"]) == 2
+    assert "notes.md is outside the launch file's folder" in capsys.readouterr().err
