@@ -36,6 +36,12 @@ class ServerProcess:
             data: dict[str, Any] = json.loads(reply.read())
             return data
 
+    def reset_cache(self) -> None:
+        """Empty the server's simulated prompt cache."""
+        request = urllib.request.Request(f"{self.url}/_reset_cache", data=b"{}", method="POST")
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            reply.read()
+
 
 @contextmanager
 def server_process(latency: float = 0.0, rpm: float | None = None) -> Iterator[ServerProcess]:

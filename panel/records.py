@@ -224,7 +224,10 @@ class Persona(BaseModel):
 
 PRICING_READ = "pricing_read"
 """The answer field of the reviewer whose persona file gives the pricing read."""
-PRICING_READ_ASK = "One sentence: your read of the pricing, in your voice."
+PRICING_READ_ASK = (
+    "One sentence: your read of the pricing, in your voice; null unless your instructions "
+    "ask you for it."
+)
 """What the wire schema tells the model the pricing read is."""
 # A sentence ends at . ! or ? (then any closing quotes) before a capital or a digit.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])")
@@ -283,12 +286,14 @@ class ReviewOutput(BaseModel):
         return value
 
     @classmethod
-    def wire_schema(cls, pricing_read: bool = False) -> dict[str, object]:
+    def wire_schema(cls) -> dict[str, object]:
         """JSON schema every provider accepts: all fields required, no extra keys.
 
-        ``pricing_read`` adds the pricing read (for the persona whose file gives it).
+        One schema for every reviewer, so that the prompt prefix the four reviewers share
+        stays identical (providers cache the schema as part of the prompt): the pricing
+        read may be null, and the persona's own instructions say whether to give it.
         """
-        properties = cls._wire_properties(pricing_read)
+        properties = cls._wire_properties()
         return {
             "type": "object",
             "properties": properties,
@@ -297,13 +302,13 @@ class ReviewOutput(BaseModel):
         }
 
     @classmethod
-    def wire_fields(cls, pricing_read: bool = False) -> list[str]:
+    def wire_fields(cls) -> list[str]:
         """The names of the answer's fields, in schema order."""
-        return list(cls._wire_properties(pricing_read))
+        return list(cls._wire_properties())
 
     @staticmethod
-    def _wire_properties(pricing_read: bool) -> dict[str, object]:
-        properties: dict[str, object] = {
+    def _wire_properties() -> dict[str, object]:
+        return {
             "headline": {"type": "string", "description": "One line summing up the call."},
             "quote": {
                 "type": "string",
@@ -311,10 +316,8 @@ class ReviewOutput(BaseModel):
                 "words in the reviewer's voice.",
             },
             "verdict": {"type": "string", "enum": ["ship", "skip"]},
+            PRICING_READ: {"type": ["string", "null"], "description": PRICING_READ_ASK},
         }
-        if pricing_read:
-            properties[PRICING_READ] = {"type": "string", "description": PRICING_READ_ASK}
-        return properties
 
 
 class Provenance(BaseModel):

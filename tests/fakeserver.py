@@ -7,7 +7,13 @@ scripted per request as a FIFO queue::
 
     server.script(["429:retry-after=2", "reset", "ok"])
 
+Prompt caching follows each provider's documented rules (see ``fakecache``): a request's
+cache hit is looked up when it arrives and its writes are visible once it is answered.
+``advance(seconds)`` moves the cache clock on; ``reset_cache()`` empties it.
+
 Run it alone for benchmarks: ``python -m tests.fakeserver --port 8080 --rpm 3000``.
+``GET /_stats`` gives the counters and cache totals, ``POST /_reset_cache`` empties the
+cache, ``POST /_advance`` with ``{"seconds": N}`` moves its clock on.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from typing import Any, Literal
 
 import pytest
 
+from tests.fakecache import Plan, PromptCache
 from tests.fakeserver_batch import BatchStore
 from tests.fakeserver_wire import (
     BODY_FAULTS,
@@ -37,17 +44,13 @@ from tests.fakeserver_wire import (
     LLAMA_CPP_JSON_SCHEMA_ERROR,
     Fault,
     Reply,
-    Usage,
     anthropic_message,
-    anthropic_system,
     body_fault,
     chat_completion,
     default_answer,
     error_reply,
     json_reply,
-    openai_system,
     response_object,
-    tokens,
 )
 
 Answer = Callable[[JSON], "JSON | str"]
@@ -105,11 +108,12 @@ class FakeServer:
         self.served: Counter[str] = Counter()
         """Generation requests let through the rate limit, by a hash of their body."""
         self.batch = BatchStore(self._batch_result)
+        self.cache = PromptCache()
+        """The simulated prompt caches of both APIs."""
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self._faults: list[Fault] = []
         self._bucket: _Bucket | None = None
-        self._seen_prefixes: set[str] = set()
         self._connections: set[socket.socket] = set()
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.fake = self
@@ -132,9 +136,13 @@ class FakeServer:
         return sum(self.counts.values())
 
     def stats(self) -> JSON:
-        """Counters for benchmarks run against a server in another process (GET /_stats)."""
+        """Counters for benchmarks run against a server in another process (GET /_stats).
+
+        With the cache totals over answered generation requests: ``cache_requests``,
+        ``cache_hits`` (requests that read something), ``prompt_tokens`` (all prompt tokens),
+        ``cache_read_tokens``, ``cache_write_tokens`` and ``cache_entries`` (live ones)."""
         with self.lock:
-            return {
+            counters = {
                 "total": self.total,
                 "counts": dict(self.counts),
                 "rate_limited": self.rate_limited,
@@ -142,6 +150,19 @@ class FakeServer:
                 "repeated": sum(n - 1 for n in self.served.values()),
                 "max_in_flight": self.max_in_flight,
             }
+        return {**counters, **self.cache.stats()}
+
+    def advance(self, seconds: float) -> None:
+        """Move the prompt cache's clock on by ``seconds`` (expires entries without sleeping)."""
+        self.cache.advance(seconds)
+
+    def reset_cache(self) -> None:
+        """Empty the prompt cache and zero its totals."""
+        self.cache.reset()
+
+    def plan_cache(self, path: str, body: JSON) -> Plan:
+        """What the prompt cache gives a generation request arriving now (see ``fakecache``)."""
+        return self.cache.plan(path, body, enabled=self.compat != "llama_cpp")
 
     def start(self) -> FakeServer:
         """Start serving in a background thread."""
@@ -201,50 +222,42 @@ class FakeServer:
                     return self._faults.pop(index)
         return Fault()
 
-    def _cache(self, key: str) -> bool:
-        with self.lock:
-            seen = key in self._seen_prefixes
-            self._seen_prefixes.add(key)
-            return seen
-
     # -- wire formats -------------------------------------------------------------------
 
     def _batch_result(self, endpoint: str, body: JSON, spec: str | Fault) -> Reply:
         return self.generate(endpoint, body, Fault.parse(spec))
 
-    def generate(self, path: str, body: JSON, fault: Fault) -> Reply:
-        """The reply of a generation endpoint for ``body`` under an answer-kind ``fault``."""
+    def generate(self, path: str, body: JSON, fault: Fault, plan: Plan | None = None) -> Reply:
+        """The reply of a generation endpoint for ``body`` under an answer-kind ``fault``.
+
+        ``plan`` is the cache lookup made when the request arrived (made now when None); an
+        answer commits its cache writes."""
         if fault.kind == "status":
             return self.error(path, fault.status, fault.message, fault.headers(), body)
         if path == "/v1/messages":
-            system, wants_cache = anthropic_system(body)
-            usage = self._usage(body, system, wants_cache)
-            return json_reply(anthropic_message(body, self.answer(body), fault, usage))
+            plan = plan or self.plan_cache(path, body)
+            if plan.error:
+                return self.error(path, 400, plan.error, {}, body)
+            answer = self.answer(body)
+            self.cache.commit(plan)
+            return json_reply(anthropic_message(body, answer, fault, plan.usage))
         if self.compat == "llama_cpp" and path == "/v1/responses":
             return json_reply({"detail": "Not Found"}, 404)
         response_format = body.get("response_format") or {}
         if self.compat == "llama_cpp" and response_format.get("type") == "json_schema":
             error = {"message": LLAMA_CPP_JSON_SCHEMA_ERROR, "type": "internal_server_error"}
             return json_reply({"error": {**error, "param": None, "code": None}}, 500)
-        cached = self._usage(body, openai_system(body), True)[1]
+        plan = plan or self.plan_cache(path, body)
+        answer = self.answer(body)
+        self.cache.commit(plan)
         build = response_object if path == "/v1/responses" else chat_completion
-        return json_reply(build(body, self.answer(body), fault, cached))
+        return json_reply(build(body, answer, fault, plan.read, plan.prompt_tokens))
 
     def error(
         self, path: str, status: int, message: str | None, headers: dict[str, str], body: Any
     ) -> Reply:
         """An error reply in the real JSON shape of the API that ``path`` belongs to."""
         return error_reply(path, status, message, headers, body)
-
-    def _usage(self, body: JSON, system: str, wants_cache: bool) -> Usage:
-        """(uncached input, cache read, cache write) tokens, simulating a prefix cache."""
-        total = tokens(json.dumps(body))
-        sys_tokens = tokens(system) if system else 0
-        if not system or not wants_cache:
-            return total, 0, 0
-        if self._cache(f"{body.get('model')}\x00{system}"):
-            return total - sys_tokens, sys_tokens, 0
-        return total - sys_tokens, 0, sys_tokens
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -305,6 +318,12 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw or b"null")
             except ValueError:
                 body = raw
+        if path in ("/_reset_cache", "/_advance") and self.command == "POST":
+            if path == "/_reset_cache":
+                fake.reset_cache()
+            else:
+                fake.advance(float(body.get("seconds", 0) if isinstance(body, dict) else 0))
+            return self._send(json_reply(fake.stats()))
         with fake.lock:
             headers = {name.lower(): value for name, value in self.headers.items()}
             fake.requests.append(Recorded(self.command, path, headers, body))
@@ -322,20 +341,22 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(fake.error(path, 401, "invalid x-api-key", {}, body))
         fault = fake._next_fault(path, raw)
         if path in GENERATE_PATHS:
+            generating = self.command == "POST" and isinstance(body, dict)
+            plan = fake.plan_cache(path, body) if generating else None
             with fake.lock:
                 fake.served[hashlib.sha256(raw).hexdigest()] += 1
                 fake.in_flight += 1
                 fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
             try:
                 fake.stopping.wait(fake.latency)
-                self._respond(path, body, fault)
+                self._respond(path, body, fault, plan)
             finally:
                 with fake.lock:
                     fake.in_flight -= 1
         else:
             self._respond(path, body, fault)
 
-    def _respond(self, path: str, body: Any, fault: Fault) -> None:
+    def _respond(self, path: str, body: Any, fault: Fault, plan: Plan | None = None) -> None:
         fake = self.server.fake
         if fault.kind == "reset":
             # SO_LINGER 0 makes close() send a TCP RST instead of a clean FIN.
@@ -353,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not isinstance(body, dict):
                 reply = fake.error(path, 400, "request body must be a JSON object", {}, None)
             else:
-                reply = fake.generate(path, body, fault)
+                reply = fake.generate(path, body, fault, plan)
         elif fault.kind == "status":
             reply = fake.error(path, fault.status, fault.message, fault.headers(), body)
         else:

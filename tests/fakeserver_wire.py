@@ -13,6 +13,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.fakecache import count_tokens, openai_tokens
+
 JSON = dict[str, Any]
 
 
@@ -206,11 +208,6 @@ class Fault:
         return out
 
 
-def tokens(text: str) -> int:
-    """A rough token count: four characters a token."""
-    return max(1, len(text) // 4)
-
-
 def _synth(schema: Any, name: str, verdict: str) -> Any:
     """A value for ``schema`` (the request's own wire schema), review-shaped where named so."""
     if not isinstance(schema, dict):
@@ -306,14 +303,6 @@ def body_fault(path: str, fault: Fault, body: Any) -> Reply:
     return Reply(200, b'{"id": "msg_01", "content": [{"type": "te<html>502</html>')
 
 
-def anthropic_system(body: JSON) -> tuple[str, bool]:
-    """The system prompt text of a Messages request, and whether it asks for caching."""
-    system = body.get("system") or ""
-    blocks = system if isinstance(system, list) else [{"text": system}]
-    cached = any(b.get("cache_control") for b in blocks) or bool(body.get("cache_control"))
-    return "".join(b["text"] for b in blocks), cached
-
-
 def anthropic_message(body: JSON, answer: JSON | str, fault: Fault, usage: Usage) -> JSON:
     """A Messages API response: a text block, or a tool_use block when a tool is forced."""
     fresh, read, write = usage
@@ -332,7 +321,7 @@ def anthropic_message(body: JSON, answer: JSON | str, fault: Fault, usage: Usage
     else:
         content = [{"type": "text", "text": text}]
     stop = "max_tokens" if fault.kind == "max_tokens" else stop
-    counts = {"input_tokens": fresh, "output_tokens": tokens(json.dumps(content))}
+    counts = {"input_tokens": fresh, "output_tokens": count_tokens(json.dumps(content))}
     counts.update(cache_read_input_tokens=read, cache_creation_input_tokens=write)
     refusal = {"type": "refusal", "category": None, "explanation": "fake refusal"}
     return {
@@ -348,18 +337,11 @@ def anthropic_message(body: JSON, answer: JSON | str, fault: Fault, usage: Usage
     }
 
 
-def openai_system(body: JSON) -> str:
-    """The system (or developer) prompt of a Chat or Responses request."""
-    if body.get("instructions"):
-        return str(body["instructions"])
-    messages = body.get("messages") or body.get("input") or []
-    first = messages[0] if isinstance(messages, list) and messages else {}
-    return str(first.get("content", "")) if first.get("role") in ("system", "developer") else ""
-
-
-def chat_completion(body: JSON, answer: JSON | str, fault: Fault, cached: int) -> JSON:
-    """A Chat Completions response."""
-    prompt = tokens(json.dumps(body.get("messages")))
+def chat_completion(
+    body: JSON, answer: JSON | str, fault: Fault, cached: int, prompt: int | None = None
+) -> JSON:
+    """A Chat Completions response; ``prompt`` tokens include the ``cached`` ones."""
+    prompt = len(openai_tokens(body)) if prompt is None else prompt
     text: str | None = _answer_text(answer, fault)
     refusal, finish = None, "stop"
     if fault.kind == "refusal":
@@ -368,7 +350,7 @@ def chat_completion(body: JSON, answer: JSON | str, fault: Fault, cached: int) -
         text, finish = None, "content_filter"
     elif fault.kind == "max_tokens":
         finish = "length"
-    completion = tokens(text or refusal or "")
+    completion = count_tokens(text or refusal or "")
     message = {"role": "assistant", "content": text, "refusal": refusal}
     details = {"cached_tokens": cached, "audio_tokens": 0}
     return {
@@ -386,9 +368,11 @@ def chat_completion(body: JSON, answer: JSON | str, fault: Fault, cached: int) -
     }
 
 
-def response_object(body: JSON, answer: JSON | str, fault: Fault, cached: int) -> JSON:
-    """A Responses API response."""
-    prompt = tokens(json.dumps([body.get("instructions"), body.get("input")]))
+def response_object(
+    body: JSON, answer: JSON | str, fault: Fault, cached: int, prompt: int | None = None
+) -> JSON:
+    """A Responses API response; ``prompt`` tokens include the ``cached`` ones."""
+    prompt = len(openai_tokens(body)) if prompt is None else prompt
     text = _answer_text(answer, fault)
     part: JSON = {"type": "output_text", "text": text, "annotations": []}
     status, incomplete = "completed", None
@@ -398,7 +382,7 @@ def response_object(body: JSON, answer: JSON | str, fault: Fault, cached: int) -
         status = "incomplete"
         reason = "max_output_tokens" if fault.kind == "max_tokens" else "content_filter"
         incomplete = {"reason": reason}
-    completion = tokens(json.dumps(part))
+    completion = count_tokens(json.dumps(part))
     item: JSON = {"type": "message", "id": f"msg_{uuid.uuid4().hex[:24]}", "role": "assistant"}
     item.update(status=status, content=[part])
     return {

@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from panel.drafting.caching import estimate_tokens
 from panel.drafting.context import RunContext
-from panel.drafting.generate import draft_panel
+from panel.drafting.generate import draft_panel, first_review_request
 from panel.drafting.protect import is_protected
 from panel.errors import PanelError, UsageError, outcome_code
 from panel.launches import iter_queue
@@ -193,9 +194,12 @@ def estimate_panel_cost(ctx: RunContext, personas: list[Persona], launch: Launch
     """A first guess at a panel's cost before any has finished (prompt size, 300 out)."""
     total = 0.0
     for persona in personas:
-        prompt = ctx.prompts.system(persona) + ctx.prompts.review(persona, launch)
+        request = first_review_request(ctx, persona, launch)
+        prompt = request.system + request.messages[0].content
         total += ctx.prices.cost(
-            ctx.models.for_persona(persona), input_tokens=len(prompt) // 4, output_tokens=300
+            ctx.models.for_persona(persona),
+            input_tokens=estimate_tokens(prompt),
+            output_tokens=300,
         )
     return total
 

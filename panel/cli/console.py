@@ -195,16 +195,27 @@ def history(entries: Iterable[dict[str, object]]) -> Table:
 
 
 def cost_table(by: str, rows: Iterable[CostRow]) -> Table:
-    """The cost summary, with a total row."""
+    """The cost summary, with a total row; "Cache saved" is what prompt caching saved."""
     table = Table(title=f"Costs by {by}")
-    for column in (by.capitalize(), "Calls", "Cached", "Errors", "In tokens", "Out tokens", "USD"):
+    counts = ("Calls", "Cached", "Errors", "In tokens", "Cache read", "Cache write", "Out tokens")
+    for column in (by.capitalize(), *counts, "USD", "Cache saved"):
         table.add_column(column, justify="left" if column == by.capitalize() else "right")
-    total = [0, 0, 0, 0, 0, 0.0]
+    total = [0.0] * (len(counts) + 2)
     for row in rows:
-        values = [row.calls, row.cached, row.errors, row.input_tokens, row.output_tokens]
-        table.add_row(plain(row.key), *(f"{v:,}" for v in values), f"${row.cost_usd:.4f}")
-        total = [t + v for t, v in zip(total, [*values, row.cost_usd], strict=True)]
-    table.add_row("total", *(f"{int(v):,}" for v in total[:5]), f"${total[5]:.4f}", style="bold")
+        values = [
+            row.calls,
+            row.cached,
+            row.errors,
+            row.input_tokens,
+            row.cache_read_tokens,
+            row.cache_write_tokens,
+            row.output_tokens,
+        ]
+        money = [row.cost_usd, row.saved_usd]
+        table.add_row(plain(row.key), *(f"{v:,}" for v in values), *(f"${m:.4f}" for m in money))
+        total = [t + v for t, v in zip(total, [*values, *money], strict=True)]
+    sums = (f"{int(v):,}" for v in total[: len(counts)])
+    table.add_row("total", *sums, *(f"${m:.4f}" for m in total[len(counts) :]), style="bold")
     return table
 
 

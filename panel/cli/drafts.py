@@ -156,7 +156,7 @@ def logs(env: Env, limit: int) -> None:
 def costs(env: Env, by: str, since: str | None) -> None:
     """Summarise spend from the call log."""
     with env.store() as store:
-        rows = summarise(store, by, since)
+        rows = summarise(store, by, since, saving=price_table().cache_saving)
     if not rows:
         click.echo("The call log is empty.")
         return

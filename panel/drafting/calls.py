@@ -60,6 +60,7 @@ def request_json(model_id: str, request: ModelRequest) -> str:
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
             "prose_field": request.prose_field,
+            "must_fill": list(request.must_fill),
         },
         sort_keys=True,
     )

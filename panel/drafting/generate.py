@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from panel import claims
 from panel.drafting import diversity, quality
+from panel.drafting.caching import Gate, plan_calls
 from panel.drafting.calls import Usage, call_model
 from panel.drafting.context import RunContext
 from panel.drafting.protect import check_redraft
@@ -79,9 +80,14 @@ def parse_review(text: str, *, pricing_read: bool = False) -> ReviewOutput:
 
 
 def asks_pricing_read(request: ModelRequest) -> bool:
-    """Whether ``request``'s schema asks for the pricing read (so its answer must have one)."""
+    """Whether ``request`` asks for the pricing read (so its answer must have one)."""
+    if PRICING_READ in request.must_fill:
+        return True
+    # A request stored by an older Panel (a batch submitted before an upgrade) asked for
+    # it with a schema of its own, where the pricing read was a plain string.
     properties = request.schema.get("properties")
-    return isinstance(properties, dict) and PRICING_READ in properties
+    field = properties.get(PRICING_READ) if isinstance(properties, dict) else None
+    return isinstance(field, dict) and field.get("type") == "string"
 
 
 def review_request(
@@ -89,22 +95,47 @@ def review_request(
 ) -> ModelRequest:
     """The request of one review turn: the first, or a re-ask with the turns so far.
 
-    ``pricing_read`` (the persona file's flag) adds the pricing read to the schema.
+    Every reviewer gets the same schema (so their shared prefix caches); ``pricing_read``
+    (the persona file's flag) makes the pricing read one the answer must fill.
     """
     return ModelRequest(
         system=system,
         messages=tuple(messages),
-        schema=ReviewOutput.wire_schema(pricing_read=pricing_read),
+        schema=ReviewOutput.wire_schema(),
         prose_field="quote",
+        must_fill=(PRICING_READ,) if pricing_read else (),
     )
 
 
+def opening_message(
+    ctx: RunContext,
+    persona: Persona,
+    launch: Launch,
+    sources: Sequence[SourceText] = (),
+    shared: Sequence[str] | None = None,
+) -> Message:
+    """The first user turn: the launch block every reviewer shares (cut where a prompt
+    cache can keep it), then the persona's own instructions. ``shared`` is the launch
+    block when the caller has rendered it already (once for the four reviewers)."""
+    parts = ctx.prompts.launch(launch, given(list(sources))) if shared is None else shared
+    content = ""
+    breaks: list[int] = []
+    for part in parts:
+        content += part + "\n\n"
+        breaks.append(len(content))
+    return Message("user", content + ctx.prompts.review(persona), tuple(breaks))
+
+
 def first_review_request(
-    ctx: RunContext, persona: Persona, launch: Launch, sources: Sequence[SourceText] = ()
+    ctx: RunContext,
+    persona: Persona,
+    launch: Launch,
+    sources: Sequence[SourceText] = (),
+    shared: Sequence[str] | None = None,
 ) -> ModelRequest:
     """The first request of a persona's review, exactly as review_persona sends it."""
-    user = Message("user", ctx.prompts.review(persona, launch, given(list(sources))))
-    return review_request(ctx.prompts.system(persona), [user], pricing_read=persona.pricing_read)
+    user = opening_message(ctx, persona, launch, sources, shared)
+    return review_request(ctx.prompts.system(), [user], pricing_read=persona.pricing_read)
 
 
 async def review_persona(
@@ -113,12 +144,20 @@ async def review_persona(
     launch: Launch,
     model_id: str | None = None,
     sources: Sequence[SourceText] = (),
+    gate: Gate | None = None,
+    first: ModelRequest | None = None,
 ) -> Review:
-    """One persona's review: validated, re-asked on bad output, failed (never raised)."""
+    """One persona's review: validated, re-asked on bad output, failed (never raised).
+
+    ``gate`` holds the first call back until another review's first call has returned
+    (so it reads the prompt prefix that call cached), or says when this one's has;
+    ``first`` is its first request when the caller has built it already.
+    """
     model_id = model_id or ctx.models.for_persona(persona)
+    gate = gate or Gate()
     started = time.perf_counter()
     usage = Usage()
-    first = first_review_request(ctx, persona, launch, sources)
+    first = first or first_review_request(ctx, persona, launch, sources)
     system, messages = first.system, list(first.messages)
     error = ""
     raw: str | None = None
@@ -129,6 +168,7 @@ async def review_persona(
     while True:
         request = review_request(system, messages, pricing_read=pricing)
         try:
+            await gate.wait()
             response, output = await call_model(
                 ctx,
                 model_id,
@@ -162,6 +202,8 @@ async def review_persona(
             beats = ctx.prompts.beats(missing, pricing_read=pricing)
             messages += [Message("assistant", raw), Message("user", beats)]
             continue
+        finally:
+            gate.done()  # the first call has returned: the reviews waiting for it may go
         if reasks >= ctx.max_reasks:
             break
         reasks += 1
@@ -215,9 +257,22 @@ async def run_reviews(
     launch: Launch,
     sources: Sequence[SourceText] = (),
 ) -> list[Review]:
-    """All personas of a launch, concurrently, in persona order, within the panel deadline."""
+    """All personas of a launch, concurrently, in persona order, within the panel deadline.
+
+    When their shared prompt prefix is long enough to cache, the first reviewer of each
+    model goes first and the others once it has answered (panel.drafting.caching).
+    """
+    shared = ctx.prompts.launch(launch, given(list(sources)))
+    firsts = [
+        (p.id, ctx.models.for_persona(p), first_review_request(ctx, p, launch, sources, shared))
+        for p in personas
+    ]
+    plan = plan_calls(ctx.prices, firsts)
     with panel_deadline(ctx.policy.panel_deadline_seconds):
-        calls = (review_persona(ctx, p, launch, sources=sources) for p in personas)
+        calls = (
+            review_persona(ctx, p, launch, model_id, sources, plan.gate(p.id), request)
+            for p, (_, model_id, request) in zip(personas, firsts, strict=True)
+        )
         return list(await asyncio.gather(*calls))
 
 

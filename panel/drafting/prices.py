@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from panel.errors import UsageError
+from panel.store.costs import CachedCall
 
 DEFAULT_PRICES = Path(__file__).resolve().parent.parent / "data" / "prices.toml"
 
@@ -21,6 +22,8 @@ class Price:
     output: float
     cache_read: float = 0.0
     cache_write: float = 0.0
+    cache_min_tokens: int = 0
+    """The shortest prefix the provider caches for this model; 0: never cached."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,22 @@ class PriceTable:
         ) / 1_000_000
         return total * (self.batch_discount if batch else 1.0)
 
+    def cache_saving(self, call: CachedCall) -> float:
+        """USD ``call`` saved through the prompt cache: its cost with every input token
+        uncached, less its cost as billed (at the discount it was billed at, e.g. batch)."""
+        billed = self.cost(
+            call.model,
+            input_tokens=call.input_tokens,
+            output_tokens=call.output_tokens,
+            cache_read_tokens=call.cache_read_tokens,
+            cache_write_tokens=call.cache_write_tokens,
+        )
+        if billed <= 0:
+            return 0.0
+        everything = call.input_tokens + call.cache_read_tokens + call.cache_write_tokens
+        uncached = self.cost(call.model, input_tokens=everything, output_tokens=call.output_tokens)
+        return (uncached - billed) * (call.cost_usd / billed)
+
 
 def parse_prices(path: Path) -> PriceTable:
     """Read a price table file; a bad entry names the file and model."""
@@ -69,7 +88,9 @@ def parse_prices(path: Path) -> PriceTable:
     models: dict[str, Price] = {}
     for model_id, entry in data.get("models", {}).items():
         try:
-            models[model_id] = Price(**{k: float(v) for k, v in entry.items()})
+            minimum = int(entry.pop("cache_min_tokens", 0))
+            prices = {k: float(v) for k, v in entry.items()}
+            models[model_id] = Price(**prices, cache_min_tokens=max(0, minimum))
         except (TypeError, ValueError) as exc:
             raise UsageError(f"{path}: models.{model_id}: {exc}") from None
     return PriceTable(models, float(data.get("batch_discount", 0.5)))

@@ -23,7 +23,7 @@ from panel.lengths import PRICING_READ_WORDS, QUOTE_WORDS
 from panel.paths import prompts_dir
 from panel.records import Launch, Persona, ReviewOutput, SourceText
 
-TEMPLATES = ("system.j2", "review.j2", "reask.j2", "beats.j2")
+TEMPLATES = ("system.j2", "launch.j2", "review.j2", "reask.j2", "beats.j2")
 GLOBALS: dict[str, object] = {"quote_words": QUOTE_WORDS, "pricing_read_words": PRICING_READ_WORDS}
 """Variables every template sees: the lengths the validator is built on."""
 
@@ -52,17 +52,28 @@ _MARKER = re.compile(
 _REMOVED = "[block marker removed]"
 
 
+_ASCII_RUNS = re.compile(r"[\x00-\x7f]+|[^\x00-\x7f]+")
+
+
 def _skeleton(text: str) -> tuple[str, Sequence[int]]:
     """``text`` as the model would read it, for matching, and each character's origin."""
     if text.isascii():
         return text.lower().translate(_LOOKALIKES), range(len(text))
     chars: list[str] = []
     origin: list[int] = []
-    for index, char in enumerate(text):
-        for folded in unicodedata.normalize("NFKC", char).casefold():
-            if unicodedata.category(folded) not in _HIDDEN:
-                chars.append(folded.translate(_LOOKALIKES))
-                origin.append(index)
+    # ASCII runs at string speed; only the other characters one by one (a long source
+    # with a few dashes and quotes would otherwise take tens of milliseconds a render).
+    for run in _ASCII_RUNS.finditer(text):
+        start, piece = run.start(), run.group()
+        if piece.isascii():
+            chars.append(piece.lower().translate(_LOOKALIKES))
+            origin.extend(range(start, run.end()))
+            continue
+        for index, char in enumerate(piece, start):
+            for folded in unicodedata.normalize("NFKC", char).casefold():
+                if unicodedata.category(folded) not in _HIDDEN:
+                    chars.append(folded.translate(_LOOKALIKES))
+                    origin.append(index)
     return "".join(chars), origin
 
 
@@ -93,28 +104,37 @@ class Prompts:
         except TemplateError as exc:
             raise UsageError(f"prompt template {name}: {exc}") from None
 
-    def system(self, persona: Persona) -> str:
-        """The system prompt of a persona."""
-        return self.render("system.j2", persona=persona, **answer_fields(persona.pricing_read))
+    def system(self) -> str:
+        """The system prompt: the house rules, the same for every reviewer and launch."""
+        return self.render("system.j2", **answer_fields())
 
-    def review(self, persona: Persona, launch: Launch, sources: Sequence[SourceText] = ()) -> str:
-        """The user message asking ``persona`` to review ``launch`` (and its sources)."""
-        return self.render("review.j2", persona=persona, launch=launch, sources=list(sources))
+    def launch(self, launch: Launch, sources: Sequence[SourceText] = ()) -> list[str]:
+        """The untrusted block every reviewer of ``launch`` reads, as the parts a prompt
+        cache can share: the sources (when there are any, first, so that launches sharing
+        a source share that prefix), then the launch itself."""
+        parts = [self.render("launch.j2", part="sources", launch=launch, sources=sources)]
+        parts.append(self.render("launch.j2", part="launch", launch=launch, sources=sources))
+        return parts if sources else parts[1:]
+
+    def review(self, persona: Persona) -> str:
+        """A persona's own instructions, after the shared launch block."""
+        return self.render("review.j2", persona=persona)
 
     def reask(self, error: str, *, pricing_read: bool = False) -> str:
         """The follow-up message that shows the model its error."""
-        return self.render("reask.j2", error=error, **answer_fields(pricing_read))
+        return self.render("reask.j2", error=error, pricing_read=pricing_read, **answer_fields())
 
     def beats(self, missing: list[str], *, pricing_read: bool = False) -> str:
         """The follow-up message naming the beats (as 'label: question') a quote missed."""
-        return self.render("beats.j2", missing=missing, **answer_fields(pricing_read))
+        return self.render(
+            "beats.j2", missing=missing, pricing_read=pricing_read, **answer_fields()
+        )
 
 
-def answer_fields(pricing_read: bool) -> dict[str, object]:
-    """Template variables: ``answer_shape`` (from the wire schema) and ``pricing_read``."""
-    fields = ReviewOutput.wire_fields(pricing_read)
-    shape = "{" + ", ".join(f'"{name}": ...' for name in fields) + "}"
-    return {"answer_shape": shape, "pricing_read": pricing_read}
+def answer_fields() -> dict[str, object]:
+    """Template variables: ``answer_shape``, the answer's JSON shape from the wire schema."""
+    shape = "{" + ", ".join(f'"{name}": ...' for name in ReviewOutput.wire_fields()) + "}"
+    return {"answer_shape": shape}
 
 
 @cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +23,21 @@ class Message:
 
     role: Role
     content: str
+    breaks: tuple[int, ...] = ()
+    """Offsets in ``content`` where a part shared with other requests ends (the launch and
+    its sources, read by every reviewer): providers with prompt caching mark each such
+    part cacheable (Anthropic: a ``cache_control`` block; OpenAI caches prefixes itself)."""
+
+    def parts(self) -> list[tuple[str, bool]]:
+        """``content`` cut at ``breaks``: each part, and whether a shared part ends there."""
+        pieces: list[tuple[str, bool]] = []
+        start = 0
+        for end in sorted({b for b in self.breaks if 0 < b <= len(self.content)}):
+            pieces.append((self.content[start:end], True))
+            start = end
+        if start < len(self.content) or not pieces:
+            pieces.append((self.content[start:], False))
+        return pieces
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,26 @@ class ModelRequest:
     temperature: float = 0.7
     prose_field: str | None = None
     """A string field that small models may write as free text before the rest."""
+    must_fill: tuple[str, ...] = ()
+    """Nullable schema fields this answer must fill anyway. The schema is the same for
+    every reviewer (so their shared prompt prefix caches), the instructions say which
+    fields a reviewer gives; a grammar-constrained local model is held to them."""
+
+    def shared_prefix(self) -> str:
+        """The text this request shares with its siblings (the other reviewers' first
+        requests): the system prompt and the shared parts of the first message."""
+        if not self.messages:
+            return self.system
+        first = self.messages[0]
+        end = max((b for b in first.breaks if b <= len(first.content)), default=0)
+        return self.system + first.content[:end]
+
+    def cache_key(self) -> str | None:
+        """A routing key for providers that take one (OpenAI's ``prompt_cache_key``): the
+        same for requests with the same shared prefix; None when nothing is shared."""
+        if not self.messages or not self.messages[0].breaks:
+            return None
+        return "panel-" + hashlib.sha256(self.shared_prefix().encode()).hexdigest()[:32]
 
 
 @dataclass

@@ -118,7 +118,10 @@ def encode_request(request: ModelRequest) -> str:
 def decode_request(text: str) -> ModelRequest:
     """A request stored by :func:`encode_request`."""
     data: dict[str, Any] = json.loads(text)
-    messages = tuple(Message(m["role"], m["content"]) for m in data.pop("messages"))
+    messages = tuple(
+        Message(m["role"], m["content"], tuple(m.get("breaks", ()))) for m in data.pop("messages")
+    )
+    data["must_fill"] = tuple(data.get("must_fill", ()))
     return ModelRequest(messages=messages, **data)
 
 

@@ -5,12 +5,13 @@ reviewer's first question is a "What" question and skips otherwise (of the perso
 personas/, the builder and the futurist ship, the skeptic and the operator skip).
 
 Everything comes from the request, never from a table of persona names: the reviewer's
-name and questions from the system prompt, the launch from the user message. The quote
+name and questions from the persona's instructions that close the first message, the
+launch from the shared block before them. The quote
 answers each question in turn, with a stock answer when the question is on a familiar
 topic (the primitive, competitors, pricing...) and by taking the question up otherwise,
 so any persona file gets a valid answer and a renamed one the same answer. Quotes are
-padded to the asked length (``QUOTE_WORDS``). When the schema asks for a pricing read, it
-is one sentence read from the launch's pricing entry (a free release is not priced per
+padded to the asked length (``QUOTE_WORDS``). When the request must fill the pricing read,
+it is one sentence read from the launch's pricing entry (a free release is not priced per
 seat). Tests may script answers with :meth:`FakeProvider.script`.
 """
 
@@ -162,16 +163,22 @@ def _field(request: ModelRequest, label: str) -> str:
     return match.group(1).strip() if match else "this launch"
 
 
+def _persona_part(request: ModelRequest) -> str:
+    """The persona's instructions: the first message after its shared (launch) parts."""
+    first = request.messages[0]
+    return first.parts()[-1][0] if first.parts() else first.content
+
+
 def reviewer_of(request: ModelRequest) -> str:
-    """The reviewer's display name, from the system prompt's 'You are NAME, ROLE' opening."""
-    match = re.match(r"\s*You are (.+?),", request.system)
+    """The reviewer's display name, from the instructions' 'You are NAME, ROLE' opening."""
+    match = re.match(r"\s*You are (.+?),", _persona_part(request))
     return match.group(1).strip() if match else "The Reviewer"
 
 
 def questions_of(request: ModelRequest) -> list[str]:
-    """The reviewer's questions: the last list numbered 1, 2, 3... of the system prompt."""
+    """The reviewer's questions: the last list numbered 1, 2, 3... of the instructions."""
     runs: list[list[str]] = []
-    for line in request.system.splitlines():
+    for line in _persona_part(request).splitlines():
         match = _NUMBERED.match(line.strip())
         if match and int(match.group(1)) == 1:
             runs.append([match.group(2).strip()])
@@ -222,8 +229,7 @@ def canned_answer(model: str, request: ModelRequest) -> str:
         "quote": quote,
         "verdict": verdict,
     }
-    properties = request.schema.get("properties")
-    if isinstance(properties, dict) and "pricing_read" in properties:
+    if "pricing_read" in request.must_fill:
         answer["pricing_read"] = pricing_read_of(request)
     return json.dumps(answer)
 
@@ -261,4 +267,5 @@ class FakeProvider(Provider):
         if isinstance(answer, ModelResponse):
             return answer
         text = answer(request) if callable(answer) else answer
-        return ModelResponse(text=text, input_tokens=len(request.system) // 4, output_tokens=120)
+        prompt = len(request.system) + len(request.messages[0].content)
+        return ModelResponse(text=text, input_tokens=prompt // 4, output_tokens=120)

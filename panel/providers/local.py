@@ -54,16 +54,21 @@ def clean_prose(text: str) -> str:
     return " ".join(kept)
 
 
-def _tighten(schema: dict[str, Any]) -> dict[str, Any]:
-    """Non-empty, bounded strings for the grammar (small models love empty strings)."""
-    properties = {
-        name: (
-            {**spec, "minLength": 8, "maxLength": 120}
-            if spec.get("type") == "string" and "enum" not in spec
-            else spec
-        )
-        for name, spec in schema.get("properties", {}).items()
-    }
+def _tighten(schema: dict[str, Any], must_fill: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Non-empty, bounded strings for the grammar (small models love empty strings); a
+    nullable field is a string when the request must fill it and null otherwise."""
+
+    def tight(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        kind = spec.get("type")
+        if isinstance(kind, list) and "null" in kind:
+            if name not in must_fill:
+                return {"type": "null"}
+            spec = {**spec, "type": next(k for k in kind if k != "null")}
+        if spec.get("type") == "string" and "enum" not in spec:
+            return {**spec, "minLength": 8, "maxLength": 120}
+        return spec
+
+    properties = {name: tight(name, spec) for name, spec in schema.get("properties", {}).items()}
     return {**schema, "properties": properties}
 
 
@@ -188,7 +193,7 @@ class LocalProvider(Provider):
             messages,
             seed,
             max_tokens=160,
-            response_format={"type": "json_object", "schema": _tighten(schema)},
+            response_format={"type": "json_object", "schema": _tighten(schema, request.must_fill)},
         )
         usage_in += second["usage"]["prompt_tokens"]
         usage_out += second["usage"]["completion_tokens"]

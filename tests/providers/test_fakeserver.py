@@ -138,13 +138,19 @@ def test_llama_cpp_compat(fake_server: FakeServer) -> None:
     assert post(fake_server, "/v1/responses", {"model": "m", "input": "hi"}).status_code == 404
 
 
-def test_prompt_cache_is_simulated(fake_server: FakeServer) -> None:
-    system = [{"type": "text", "text": "persona " * 200, "cache_control": {"type": "ephemeral"}}]
+@pytest.mark.parametrize(("words", "cached"), [(200, False), (1200, True)])
+def test_prompt_cache_is_simulated(fake_server: FakeServer, words: int, cached: bool) -> None:
+    """A breakpoint caches its prefix only past the model's minimum (1024 tokens here);
+    the rules in detail are in test_fakecache."""
+    text = " ".join(f"persona{i}" for i in range(words))
+    system = [{"type": "text", "text": text, "cache_control": {"type": "ephemeral"}}]
     body = {"model": "m", "system": system, "messages": [{"role": "user", "content": "x"}]}
     first = post(fake_server, "/v1/messages", body).json()["usage"]
     second = post(fake_server, "/v1/messages", body).json()["usage"]
-    assert first["cache_creation_input_tokens"] > 0 and first["cache_read_input_tokens"] == 0
+    assert first["cache_read_input_tokens"] == second["cache_creation_input_tokens"] == 0
     assert second["cache_read_input_tokens"] == first["cache_creation_input_tokens"]
+    assert (first["cache_creation_input_tokens"] > words) is cached
+    assert (first["input_tokens"] == 8) is cached  # "x" is 8 tokens with its block and turn
 
 
 def test_truncated_body_is_cut_short(fake_server: FakeServer) -> None:

@@ -12,10 +12,12 @@ from types import NoneType
 
 import anthropic
 from anthropic.types import (
+    CacheControlEphemeralParam,
     Message,
     MessageParam,
     RefusalStopDetails,
     TextBlock,
+    TextBlockParam,
     ToolUseBlock,
     Usage,
 )
@@ -30,6 +32,7 @@ from panel.providers.base import (
     parse_retry_after,
     retryable_status,
 )
+from panel.providers.base import Message as PanelMessage
 from panel.providers.replies import Fields, not_an_object, unexpected, wrong_fields
 
 TRUNCATED = frozenset({"max_tokens", "model_context_window_exceeded"})
@@ -40,25 +43,49 @@ RETRYABLE_TYPES = frozenset(
 """Error types worth another try (in an error status, a 200 error object, a batch result)."""
 
 
+MAX_BREAKPOINTS = 4
+"""Blocks marked ``cache_control`` the Messages API accepts in one request."""
+_CACHED: CacheControlEphemeralParam = {"type": "ephemeral"}
+
+
+def _blocks(message: PanelMessage, marks: int) -> tuple[str | list[TextBlockParam], int]:
+    """A user turn's content: plain text, or text blocks where each shared part ends with
+    a cache breakpoint (the last ones, when there are more than ``marks`` left)."""
+    parts = message.parts()
+    if len(parts) == 1 and not parts[0][1]:
+        return message.content, marks
+    shared = sum(1 for _, ends in parts if ends)
+    skip = max(0, shared - marks)
+    blocks: list[TextBlockParam] = []
+    for text, ends in parts:
+        block: TextBlockParam = {"type": "text", "text": text}
+        if ends and skip:
+            skip -= 1
+        elif ends:
+            block["cache_control"] = _CACHED
+        blocks.append(block)
+    return blocks, max(0, marks - shared)
+
+
 def message_params(
     model: str, request: ModelRequest, *, tool: bool
 ) -> MessageCreateParamsNonStreaming:
     """The Messages API parameters of a request (sent directly, or as a batch entry)."""
-    messages: list[MessageParam] = [
-        {"role": "user", "content": m.content}
-        if m.role == "user"
-        else {"role": "assistant", "content": m.content}
-        for m in request.messages
-    ]
+    marks = MAX_BREAKPOINTS - (1 if request.system else 0)
+    messages: list[MessageParam] = []
+    for m in request.messages:
+        if m.role == "user":
+            blocks, marks = _blocks(m, marks)
+            messages.append({"role": "user", "content": blocks})
+        else:
+            messages.append({"role": "assistant", "content": m.content})
     params: MessageCreateParamsNonStreaming = {
         "model": model,
         "max_tokens": request.max_tokens,
         "messages": messages,
     }
     if request.system:
-        params["system"] = [
-            {"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}
-        ]
+        params["system"] = [{"type": "text", "text": request.system, "cache_control": _CACHED}]
     if tool:
         params["tools"] = [
             {

@@ -89,6 +89,9 @@ def chat_params(
     temperature = _temperature(model, request)
     if temperature is not None:
         params["temperature"] = temperature
+    key = request.cache_key()
+    if key and not compatible:
+        params["prompt_cache_key"] = key  # routes the reviewers of a launch to one cache
     return params
 
 
@@ -116,6 +119,9 @@ def responses_params(model: str, request: ModelRequest) -> ResponseCreateParamsN
     temperature = _temperature(model, request)
     if temperature is not None:
         params["temperature"] = temperature
+    key = request.cache_key()
+    if key:
+        params["prompt_cache_key"] = key
     return params
 
 
