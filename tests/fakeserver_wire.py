@@ -208,18 +208,28 @@ class Fault:
         return out
 
 
-def _synth(schema: Any, name: str, verdict: str) -> Any:
-    """A value for ``schema`` (the request's own wire schema), review-shaped where named so."""
+ASKED_CUES = {"pricing_read": "Give your pricing read too"}
+"""A nullable field the simulated model fills only when the prompt asks for it, as a model
+following its instructions does: the field and the words that ask (prompts/review.j2)."""
+
+
+def _synth(schema: Any, name: str, verdict: str, asked: frozenset[str] = frozenset()) -> Any:
+    """A value for ``schema`` (the request's own wire schema), review-shaped where named so;
+    a nullable field is null unless its name is in ``asked``."""
     if not isinstance(schema, dict):
         return None
     if "enum" in schema:
         return verdict if verdict in schema["enum"] else schema["enum"][0]
     kind = schema.get("type")
+    if isinstance(kind, list) and "null" in kind:
+        if name not in asked:
+            return None
+        kind = next((k for k in kind if k != "null"), None)
     if kind == "object":
         props = schema.get("properties") or {}
-        return {key: _synth(sub, key, verdict) for key, sub in props.items()}
+        return {key: _synth(sub, key, verdict, asked) for key, sub in props.items()}
     if kind == "array":
-        return [_synth(schema.get("items"), name, verdict)]
+        return [_synth(schema.get("items"), name, verdict, asked)]
     if kind in ("number", "integer"):
         return 0.8 if kind == "number" else 3
     if kind == "boolean":
@@ -250,7 +260,9 @@ def default_answer(body: JSON) -> JSON | str:
     verdict = "ship" if seed % 2 == 0 else "skip"
     schema = request_schema(body)
     if isinstance(schema, dict) and schema.get("type") == "object":
-        answer: JSON = _synth(schema, "", verdict)
+        text = json.dumps(body.get("messages") or body.get("input") or "", ensure_ascii=False)
+        asked = frozenset(name for name, cue in ASKED_CUES.items() if cue in text)
+        answer: JSON = _synth(schema, "", verdict, asked)
         return answer
     return {
         "headline": _synth({}, "headline", verdict),
@@ -263,7 +275,9 @@ def _answer_text(answer: JSON | str, fault: Fault) -> str:
     if fault.kind == "not_json":
         return "Sure! Here is my review: I think it is great. Verdict: ship."
     if isinstance(answer, dict) and fault.kind == "missing_field" and answer:
-        answer = dict(list(answer.items())[:-1])
+        # the last field with a value goes (a null one would be no loss)
+        filled = [key for key, value in answer.items() if value is not None]
+        answer = {key: value for key, value in answer.items() if key != filled[-1:][0]}
     text = answer if isinstance(answer, str) else json.dumps(answer)
     return text[: len(text) // 2] if fault.kind == "max_tokens" else text
 

@@ -16,6 +16,7 @@ from panel.drafting import diversity, quality
 from panel.drafting.caching import Gate, plan_calls
 from panel.drafting.calls import Usage, call_model
 from panel.drafting.context import RunContext
+from panel.drafting.prompts import Prompts
 from panel.drafting.protect import check_redraft
 from panel.drafting.retry import panel_deadline
 from panel.drafting.sources import evidence, given, launch_sources
@@ -108,7 +109,7 @@ def review_request(
 
 
 def opening_message(
-    ctx: RunContext,
+    prompts: Prompts,
     persona: Persona,
     launch: Launch,
     sources: Sequence[SourceText] = (),
@@ -117,13 +118,13 @@ def opening_message(
     """The first user turn: the launch block every reviewer shares (cut where a prompt
     cache can keep it), then the persona's own instructions. ``shared`` is the launch
     block when the caller has rendered it already (once for the four reviewers)."""
-    parts = ctx.prompts.launch(launch, given(list(sources))) if shared is None else shared
+    parts = prompts.launch(launch, given(list(sources))) if shared is None else shared
     content = ""
     breaks: list[int] = []
     for part in parts:
         content += part + "\n\n"
         breaks.append(len(content))
-    return Message("user", content + ctx.prompts.review(persona), tuple(breaks))
+    return Message("user", content + prompts.review(persona), tuple(breaks))
 
 
 def first_review_request(
@@ -134,7 +135,7 @@ def first_review_request(
     shared: Sequence[str] | None = None,
 ) -> ModelRequest:
     """The first request of a persona's review, exactly as review_persona sends it."""
-    user = opening_message(ctx, persona, launch, sources, shared)
+    user = opening_message(ctx.prompts, persona, launch, sources, shared)
     return review_request(ctx.prompts.system(), [user], pricing_read=persona.pricing_read)
 
 

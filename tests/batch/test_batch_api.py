@@ -53,9 +53,14 @@ def ctx_for(store: Store, provider: str) -> RunContext:
 def user_turns(server: FakeServer, provider: str) -> list[list[str]]:
     """The user messages of each generation request the server saw (2+ for a re-ask)."""
     return [
-        [m["content"] for m in body["messages"] if m["role"] == "user"]
+        [text_of(m["content"]) for m in body["messages"] if m["role"] == "user"]
         for body in server.bodies(GENERATE[provider])
     ]
+
+
+def text_of(content: str | list[dict[str, Any]]) -> str:
+    """A user turn's text: Anthropic sends a cacheable turn as text blocks, in order."""
+    return content if isinstance(content, str) else "".join(b["text"] for b in content)
 
 
 def calls(store: Store) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from panel.drafting.personas import load_personas
 from panel.launches import load_launch
 from panel.paths import default_db
 from panel.providers import ModelRequest
-from panel.providers.fake import FakeProvider, pricing_read_of
+from panel.providers.fake import FakeProvider, pricing_read_of, reviewer_of
 from panel.records import Review
 from panel.store import open_store
 from tests.conftest import EXAMPLES, ROOT, context_for
@@ -91,7 +91,7 @@ def test_the_same_points_in_other_words_collapse_too() -> None:
 
 def collapsed_answer(request: ModelRequest) -> str:
     """Every persona answers with (nearly) the same quote."""
-    index = next(i for i, name in enumerate(NAMES) if f"You are {name}" in request.system)
+    index = NAMES.index(reviewer_of(request))
     quote = NEAR_IDENTICAL[index]
     answer = {"headline": "Same again", "quote": quote, "verdict": "skip"}
     if asks_pricing_read(request):

@@ -14,13 +14,13 @@ from panel.drafting.personas import load_personas
 from panel.eval import GoldenCase, load_golden, score
 from panel.paths import default_db
 from panel.providers import Message, ModelRequest, registry
-from panel.providers.fake import FakeProvider, canned_answer
+from panel.providers.fake import FakeProvider, canned_answer, reviewer_of
 from panel.records import ToolPanel
 from panel.store import open_store
 from tests.conftest import EXAMPLES
 from tests.drafting.test_quality import SKEPTIC_MISSING_TWO, answer
 from tests.fakeserver import FakeServer
-from tests.fakeserver_wire import request_schema
+from tests.fakeserver_wire import ASKED_CUES, request_schema
 
 GOLDEN = EXAMPLES / "golden.jsonl"
 
@@ -59,9 +59,9 @@ def assert_consistent(report: dict[str, Any]) -> None:
 def scripted(request: ModelRequest) -> str:
     """fake:mixed, except on GPT-5 Mini: the skeptic ships missing two beats, the operator fails."""
     if "Name: GPT-5 Mini API" in request.messages[0].content:
-        if "You are The Skeptic" in request.system:
+        if reviewer_of(request) == "The Skeptic":
             return answer(SKEPTIC_MISSING_TWO)
-        if "You are The Operator" in request.system:
+        if reviewer_of(request) == "The Operator":
             return "not json"
     return canned_answer("mixed", request)
 
@@ -173,10 +173,12 @@ def test_golden_example_parses() -> None:
 def skip_everything(body: dict[str, Any]) -> dict[str, Any]:
     """Each persona's own (beat-covering) quote, always with a skip."""
     messages = body["messages"]
+    user = messages[1]["content"]
     request = ModelRequest(
         system=messages[0]["content"],
-        messages=(Message("user", messages[1]["content"]),),
+        messages=(Message("user", user),),
         schema=request_schema(body),
+        must_fill=tuple(name for name, cue in ASKED_CUES.items() if cue in user),
     )
     review: dict[str, Any] = json.loads(canned_answer("skip", request))
     return review

@@ -21,7 +21,7 @@ from panel.launches import load_launch
 from panel.lengths import PRICING_READ_WORDS
 from panel.paths import default_db
 from panel.providers import ModelRequest, ProviderError
-from panel.providers.fake import FakeProvider, canned_answer, pricing_read_of
+from panel.providers.fake import FakeProvider, canned_answer, pricing_read_of, reviewer_of
 from panel.records import Launch, Persona, ReviewOutput, Verdict
 from panel.store import Store, open_store
 from tests.conftest import EXAMPLES, context_for
@@ -91,7 +91,11 @@ async def test_persistent_bad_output_fails_one_persona_only(
     store: Store, fake: FakeProvider
 ) -> None:
     bad = json.dumps({"headline": "h", "quote": "short", "verdict": "maybe"})
-    fake.script(*[lambda r: bad if "The Skeptic" in r.system else canned_answer("ship", r)] * 6)
+
+    def answer(request: ModelRequest) -> str:
+        return bad if reviewer_of(request) == "The Skeptic" else canned_answer("ship", request)
+
+    fake.script(*[answer] * 6)
     panel = await draft_panel(make_ctx(store, "fake:ship"), launch(), load_personas())
     skeptic = panel.review("skeptic")
     assert skeptic is not None and skeptic.failed and skeptic.verdict is None
@@ -232,19 +236,25 @@ def test_a_bad_pricing_read_is_refused_with_a_message_the_model_can_act_on(
 
 def test_only_the_pricing_reviewer_s_request_and_prompts_name_the_pricing_read() -> None:
     ctx = make_ctx(open_store(default_db()))
+    shape = SHAPE + ', "pricing_read": ...}'
+    system = ctx.prompts.system()
     for persona in load_personas():
         request = first_review_request(ctx, persona, launch())
         asked = persona.pricing_read
         assert asks_pricing_read(request) is asked
-        assert request.schema == ReviewOutput.wire_schema(pricing_read=asked)
-        shape = SHAPE + (', "pricing_read": ...}' if asked else "}")
-        assert f"Answer only with the JSON object {shape}." in request.system
-        assert ("pricing_read" in request.system) is asked
+        # One schema and one system prompt for all four, so their shared prefix caches.
+        assert request.schema == ReviewOutput.wire_schema()
+        assert request.system == system
+        instructions = request.messages[0].parts()[-1][0]
+        assert ("Give your pricing read too" in instructions) is asked
+        assert ("Leave pricing_read null" in instructions) is not asked
+        reask = ctx.prompts.reask("bad", pricing_read=asked)
+        assert ("The pricing_read is one sentence" in reask) is asked
         assert shape in ctx.prompts.reask("bad", pricing_read=asked)
         assert shape in ctx.prompts.beats(["x: y?"], pricing_read=asked)
     assert [p.id for p in load_personas() if p.pricing_read] == ["business"]
-    operator = ctx.prompts.system(by_id("business"))
-    assert "The pricing_read is ONE sentence of 6 to 45 words" in operator
+    assert f"Answer only with the JSON object {shape}." in system
+    assert "it is ONE\n  sentence of 6 to 45 words" in system
 
 
 async def test_a_missing_pricing_read_is_asked_again_naming_it(

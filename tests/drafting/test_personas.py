@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from panel.cli import main
+from panel.drafting.generate import opening_message, review_request
 from panel.drafting.personas import load_personas, parse_persona
 from panel.drafting.prompts import TEMPLATES, load_prompts
 from panel.drafting.quality import beat_coverage, cue_match, read_quote
@@ -18,7 +19,7 @@ from panel.errors import UsageError
 from panel.launches import load_launch
 from panel.lengths import QUOTE_WORDS, QUOTE_WORDS_ACCEPTED, WordRange, word_count
 from panel.paths import personas_dir, prompts_dir
-from panel.providers import Message, ModelRequest
+from panel.providers import ModelRequest
 from panel.providers.fake import canned_answer, questions_of, reviewer_of
 from panel.records import Persona, ReviewOutput
 from tests.conftest import EXAMPLES
@@ -47,8 +48,8 @@ when the connection drops.
 def request_for(persona: Persona) -> ModelRequest:
     """The first request of ``persona`` on GPT-5 Mini, as the drafting core builds it."""
     prompts = load_prompts()
-    user = Message("user", prompts.review(persona, MINI))
-    return ModelRequest(prompts.system(persona), (user,), ReviewOutput.wire_schema())
+    user = opening_message(prompts, persona, MINI)
+    return review_request(prompts.system(), [user], pricing_read=persona.pricing_read)
 
 
 def answer_of(persona: Persona, model: str = "mixed") -> ReviewOutput:
@@ -70,8 +71,7 @@ def test_the_prompts_ask_for_the_length_the_validator_is_built_on() -> None:
             f"{name} spells a length"
         )
     prompts = load_prompts()
-    persona = load_personas()[0]
-    assert f"ONE paragraph of {ASKED} in your own voice" in prompts.system(persona)
+    assert f"ONE paragraph of {ASKED} in your own voice" in prompts.system()
     assert prompts.reask("bad").endswith(f"The quote is one paragraph of {ASKED}.")
     assert f"It stays ONE paragraph of {ASKED}; be concrete." in prompts.beats(["x: y?"])
     quote = ReviewOutput.wire_schema()["properties"]["quote"]  # type: ignore[index]
@@ -103,7 +103,7 @@ def test_the_template_hash_covers_the_constant(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(module.GLOBALS, "quote_words", WordRange(60, 120))
     after = module._load.__wrapped__(prompts_dir().resolve())
     assert after.hash != before.hash
-    assert "ONE paragraph of 60 to 120 words" in after.system(load_personas()[0])
+    assert "ONE paragraph of 60 to 120 words" in after.system()
 
 
 # -- persona facts in persona files --------------------------------------------------------
@@ -132,8 +132,9 @@ def test_two_pricing_reviewers_are_refused_naming_the_fix(
 
 
 def test_the_system_prompt_does_not_count_the_other_reviewers() -> None:
-    system = load_prompts().system(load_personas()[0])
-    assert "Three other" not in system and "Other reviewers" in system
+    system = load_prompts().system()
+    assert "Three other" not in system and "Four reviewers" not in system
+    assert "Other reviewers" in system
 
 
 def test_a_reviewer_naming_itself_names_no_rival() -> None:

@@ -22,7 +22,7 @@ from panel.drafting.quality import (
 from panel.launches import load_launch
 from panel.paths import default_db
 from panel.providers import ModelRequest
-from panel.providers.fake import FakeProvider, canned_answer
+from panel.providers.fake import FakeProvider, canned_answer, reviewer_of
 from panel.records import Launch, Persona, Review, ToolPanel, Verdict
 from panel.store import Store, open_store
 from panel.workflow import Edit, edit_review
@@ -280,7 +280,7 @@ def test_show_and_review_print_the_flags(
     fake: FakeProvider, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def skeptic_misses(request: ModelRequest) -> str:
-        if "You are The Skeptic" in request.system:
+        if reviewer_of(request) == "The Skeptic":
             return answer(SKEPTIC_MISSING_TWO)
         return canned_answer("ship", request)
 

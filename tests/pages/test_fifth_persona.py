@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import cast
 
 import pytest
 
 from panel.cli import main
+from panel.drafting.generate import asks_pricing_read
 from panel.pages.reads import pricing_read_of
 from panel.pages.render import Renderer, ToolPage
 from panel.paths import default_db, outputs_dir, personas_dir
-from panel.providers.fake import FakeProvider
+from panel.providers.fake import FakeProvider, reviewer_of
 from panel.records import Review, ToolPanel, Verdict, Votes
 from panel.store import open_store
 from tests.conftest import EXAMPLES
@@ -74,10 +74,10 @@ def test_a_fifth_persona_file_is_a_fifth_reviewer_on_the_published_page(
     assert html.count('data-persona="auditor"') == html.count('data-persona="dx"') > 0
     assert "the auditor" in page("index.html")
     assert "3 of 5 ship" in html
-    # the auditor's calls went out like everyone else's: its questions in its system prompt
-    systems = [request.system for _, request in fake.calls]
-    assert sum("You are The Auditor, Security reviewer" in s for s in systems) == 2
-    assert all("Three other" not in s for s in systems)
+    # the auditor's calls went out like everyone else's: its questions in its instructions
+    prompts = [request.system + request.messages[0].content for _, request in fake.calls]
+    assert sum("You are The Auditor, Security reviewer" in s for s in prompts) == 2
+    assert all("Three other" not in s for s in prompts)
 
 
 @pytest.mark.parametrize("new_id", [None, "operator"], ids=["name", "name-and-id"])
@@ -120,9 +120,10 @@ def test_the_pricing_read_moves_with_the_persona_file_flag(
     draft_compare_approve_publish(capsys)
     # only the auditor's requests asked for a pricing read, and only its reviews carry one
     for _, request in fake.calls:
-        asked = "pricing_read" in cast(dict[str, object], request.schema["properties"])
-        assert asked == request.system.startswith("You are The Auditor"), request.system[:40]
-        assert ("pricing_read" in request.system) == asked
+        asked = asks_pricing_read(request)
+        assert asked == (reviewer_of(request) == "The Auditor"), reviewer_of(request)
+        instructions = request.messages[0].parts()[-1][0]
+        assert ("Give your pricing read too" in instructions) == asked
     html = page(f"compare/{SLUG}.html")
     for panel in panels():
         assert [r.persona_id for r in panel.reviews if r.pricing_read] == ["auditor"]

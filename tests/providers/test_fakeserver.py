@@ -14,7 +14,12 @@ import pytest
 from anthropic.types import TextBlock
 
 from tests.fakeserver import FakeServer
-from tests.fakeserver_wire import LLAMA_CPP_JSON_SCHEMA_ERROR, REVIEW_SCHEMA, Fault
+from tests.fakeserver_wire import (
+    LLAMA_CPP_JSON_SCHEMA_ERROR,
+    PRICING_READ,
+    REVIEW_SCHEMA,
+    Fault,
+)
 
 CHAT = {"model": "gpt-test", "messages": [{"role": "user", "content": "Review Foo"}]}
 
@@ -40,6 +45,22 @@ def test_default_answer_follows_the_request_schema(fake_server: FakeServer) -> N
         post(fake_server, "/v1/chat/completions", body).json()["choices"][0]["message"]["content"]
     )
     assert answer["confidence"] == 0.8 and answer["verdict"] in ("ship", "skip")
+
+
+def test_a_nullable_field_is_filled_only_when_the_prompt_asks(fake_server: FakeServer) -> None:
+    schema = {**REVIEW_SCHEMA, "properties": {**REVIEW_SCHEMA["properties"]}}
+    schema["properties"]["pricing_read"] = {"type": ["string", "null"]}
+    answers = []
+    for ask in ("Leave pricing_read null.", "Give your pricing read too: one sentence."):
+        body = {
+            **CHAT,
+            "messages": [*CHAT["messages"], {"role": "user", "content": ask}],
+            "response_format": {"type": "json_schema", "json_schema": {"schema": schema}},
+        }
+        reply = post(fake_server, "/v1/chat/completions", body).json()
+        answers.append(json.loads(reply["choices"][0]["message"]["content"]))
+    assert answers[0]["pricing_read"] is None
+    assert answers[1]["pricing_read"] in PRICING_READ.values()
 
 
 def test_answer_is_settable_and_requests_are_recorded(fake_server: FakeServer) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.caching import long_launch
 from panel.cli import main
 from panel.drafting.generate import draft_panel
 from panel.drafting.personas import load_personas
@@ -165,18 +166,24 @@ async def test_retries_exhausted_keeps_other_personas(fake_server: FakeServer) -
     assert len(attempts) == 4
 
 
-async def test_usage_and_cache_tokens_reach_the_call_log(fake_server: FakeServer) -> None:
-    panel, store = await run_panel("anthropic", fake_server)
-    await draft_panel(
-        context_for(store, MODELS["anthropic"], editor="t", policy=POLICY, use_cache=False),
-        panel.launch,
-        load_personas(),
-    )
+async def test_usage_and_cache_tokens_reach_the_call_log(
+    fake_server: FakeServer, tmp_path: Path
+) -> None:
+    configure("anthropic", fake_server)
+    store = open_store(default_db())
+    launch = load_launch(long_launch(tmp_path))  # ~7,000 tokens of sources: cacheable
+    for use_cache in (True, False):  # the second draft asks the model again
+        ctx = context_for(
+            store, MODELS["anthropic"], editor="t", policy=POLICY, use_cache=use_cache
+        )
+        await draft_panel(ctx, launch, load_personas())
     rows = store.recent_calls(4)
-    assert all(r["cache_read_tokens"] > 0 for r in rows), "repeated system prompts are cached"
+    assert all(r["cache_read_tokens"] > 0 for r in rows), "the shared launch block is cached"
     assert all(r["cost_usd"] > 0 for r in rows)
     body = fake_server.bodies("/v1/messages")[0]
     assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
+    blocks = body["messages"][0]["content"]
+    assert [b.get("cache_control") for b in blocks] == [{"type": "ephemeral"}] * 2 + [None]
     assert json.dumps(body).count("untrusted-launch") >= 2
 
 

@@ -7,10 +7,11 @@ import json
 import pytest
 
 from panel.cli import main
+from panel.drafting.generate import opening_message
 from panel.drafting.personas import load_personas
 from panel.drafting.prompts import load_prompts
 from panel.launches import load_launch
-from panel.providers import Message, ModelRequest, ProviderError, get_provider
+from panel.providers import ModelRequest, ProviderError, get_provider
 from panel.providers.local import clean_prose, gguf_path
 from panel.records import ReviewOutput
 from tests.conftest import EXAMPLES
@@ -33,8 +34,8 @@ async def test_structured_answer_always_has_a_verdict() -> None:
     prompts = load_prompts()
     launch = load_launch(EXAMPLES / "claude-haiku-open-weights.yaml")
     request = ModelRequest(
-        system=prompts.system(persona),
-        messages=(Message("user", prompts.review(persona, launch)),),
+        system=prompts.system(),
+        messages=(opening_message(prompts, persona, launch),),
         schema=ReviewOutput.wire_schema(),
         prose_field="quote",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 from anthropic.types.messages import MessageBatchIndividualResponse
@@ -28,6 +29,9 @@ REQUEST = ModelRequest(
     schema=REVIEW_SCHEMA,
     max_tokens=700,
 )
+
+LONG = replace(REQUEST, system=REQUEST.system * 8)
+"""A system prompt past the provider's minimum cacheable length (1,024 tokens)."""
 
 
 @pytest.fixture(autouse=True)
@@ -70,8 +74,10 @@ async def test_answer_usage_and_wire_request(
 
 
 async def test_system_prompt_is_cached(provider: AnthropicProvider) -> None:
-    first = await provider.generate(MODEL, REQUEST)
-    second = await provider.generate(MODEL, REQUEST)
+    short = await provider.generate(MODEL, REQUEST)
+    assert short.cache_write_tokens == 0 == short.cache_read_tokens
+    first = await provider.generate(MODEL, LONG)
+    second = await provider.generate(MODEL, LONG)
     assert first.cache_write_tokens > 0 and first.cache_read_tokens == 0
     assert second.cache_read_tokens == first.cache_write_tokens
     assert second.cache_write_tokens == 0

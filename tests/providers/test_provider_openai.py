@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import replace
 
 import pytest
 
@@ -22,6 +23,9 @@ REQUEST = ModelRequest(
 )
 APIS = ["chat", "responses"]
 PATHS = {"chat": "/v1/chat/completions", "responses": "/v1/responses"}
+
+LONG = replace(REQUEST, system=REQUEST.system * 8)
+"""A system prompt past the provider's minimum cacheable length (1,024 tokens)."""
 
 
 @pytest.fixture(autouse=True)
@@ -66,8 +70,11 @@ async def test_chat_answer_usage_and_wire_request(fake_server: FakeServer) -> No
 
 async def test_cached_prompt_tokens_are_split_out(fake_server: FakeServer) -> None:
     provider = make(fake_server)
-    first = await provider.generate(MODEL, REQUEST)
-    second = await provider.generate(MODEL, REQUEST)
+    await provider.generate(MODEL, REQUEST)
+    short = await provider.generate(MODEL, REQUEST)
+    assert short.cache_read_tokens == 0
+    first = await provider.generate(MODEL, LONG)
+    second = await provider.generate(MODEL, LONG)
     assert first.cache_read_tokens == 0 and second.cache_read_tokens > 0
     usage = second.raw["usage"]
     assert isinstance(usage, dict)
@@ -82,15 +89,15 @@ async def test_reasoning_models_get_no_temperature(fake_server: FakeServer) -> N
 
 async def test_responses_api_wire_request_and_usage(fake_server: FakeServer) -> None:
     provider = make(fake_server, "responses")
-    await provider.generate(MODEL, REQUEST)
-    response = await provider.generate(MODEL, REQUEST)
+    await provider.generate(MODEL, LONG)
+    response = await provider.generate(MODEL, LONG)
     assert json.loads(response.text)["verdict"] in ("ship", "skip")
     assert response.stop_reason == "completed" and response.cache_read_tokens > 0
     body = fake_server.bodies("/v1/responses")[0]
     assert body["text"] == {
         "format": {"type": "json_schema", "name": "review", "schema": REVIEW_SCHEMA, "strict": True}
     }
-    assert body["instructions"] == REQUEST.system and body["store"] is False
+    assert body["instructions"] == LONG.system and body["store"] is False
     assert body["input"] == [{"role": "user", "content": REQUEST.messages[0].content}]
     assert body["max_output_tokens"] == 700
 
