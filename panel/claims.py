@@ -8,6 +8,7 @@ words with digits such as GPT-5 or Qwen2.5). A claim the launch text states is i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,10 +23,23 @@ _NUMBER_WORDS = {
     "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90", "hundred": "100",
     "a hundred": "100", "thousand": "1000", "a thousand": "1000", "twice": "2x",
 }  # fmt: skip
-_WORD_NUMBER = (
-    r"(?:a hundred|a thousand|zero|one|two|three|four|five|six|seven|eight|nine|ten|"
-    r"eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
-    r"hundreds|hundred|thousands|thousand|dozens|dozen)"
+
+
+def _by_first_letter(words: str) -> str:
+    """An alternation of the ``|``-separated ``words`` that tries them in the same order,
+    grouped by first letter behind a lookahead: the regex engine rules out a position with
+    one character test instead of trying every word there (it is the same pattern)."""
+    groups: dict[str, list[str]] = {}
+    for word in words.split("|"):
+        groups.setdefault(word[0], []).append(re.escape(word[1:]))
+    branches = "|".join(f"{first}(?:{'|'.join(rest)})" for first, rest in groups.items())
+    return f"(?=[{''.join(groups)}])(?:{branches})"
+
+
+_WORD_NUMBER = _by_first_letter(
+    "a hundred|a thousand|zero|one|two|three|four|five|six|seven|eight|nine|ten|"
+    "eleven|twelve|fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+    "hundreds|hundred|thousands|thousand|dozens|dozen"
 )
 _UNIT_WORDS = (
     r"gb|mb|tb|kb|ms|s\b|seconds?|minutes?|hours?|days?|weeks?|months?|years?|tokens?|"
@@ -49,8 +63,12 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _DATE = re.compile(rf"\b{_MONTHS}(?:\s\d{{1,2}},)?\s\d{{4}}\b|\bQ[1-4]\s(?:19|20)\d{{2}}\b")
+_NUMBER_START = r"(?=[\dazotfsenhdq]|\w+fold\b)"
+"""Where a number below can start: a digit, the first letter of one of its words, or a
+'-fold' word. One test rules out most positions before the alternatives are tried, so a
+new alternative must start with one of these (or the lookahead must take it in)."""
 _NUMBER = re.compile(
-    rf"\b(?:(?:19|20)\d{{2}}\b"
+    rf"\b{_NUMBER_START}(?:(?:19|20)\d{{2}}\b"
     rf"|\d[\d,]*(?:\.\d+)?\s?(?:-|\s)?{_UNITS}(?:\s(?:context|window|faster|cheaper|slower))?"
     rf"|\d+(?:\.\d+)?\s?%|\d+(?:\.\d+)?x\b"
     rf"|{_WORD_NUMBER}(?:-|\s)(?:{_UNIT_WORDS})\b"
@@ -103,6 +121,16 @@ _SENTENCE_START = re.compile(r"(?:^|[.!?:;\u2014]\s+|[\"\u201c(]\s*|\s-\s)$")
 _UPPER_AFTER_LOWER = re.compile(r"[a-z][A-Z]")
 
 
+def _opens_sentence(text: str, start: int) -> bool:
+    """Whether the word at ``start`` opens a sentence of ``text``: ``_SENTENCE_START`` read
+    over the whitespace before it and the three characters before that (no alternative
+    reaches further back), not over the whole text before it at every word."""
+    begin = start
+    while begin > 0 and text[begin - 1].isspace():
+        begin -= 1
+    return _SENTENCE_START.search(text, max(0, begin - 3), start) is not None
+
+
 @dataclass(frozen=True)
 class Found:
     """A claim found in a text, with its character span."""
@@ -118,17 +146,17 @@ def _normal(text: str) -> str:
     return " ".join(_NUMBER_WORDS.get(w, w) for w in words).strip(" .")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Vocabulary:
-    """The launch's name words as written, and in lower case."""
+    """The launch's name words as written, and in lower case. Compared by identity, one
+    instance per set of words (``of``), so the token checks below cache cheaply on it."""
 
     exact: frozenset[str]
     lower: frozenset[str]
 
     @classmethod
     def of(cls, words: Iterable[str]) -> Vocabulary:
-        exact = frozenset(words)
-        return cls(exact, frozenset(w.lower() for w in exact))
+        return _vocabulary(frozenset(words))
 
     def names(self, token: str) -> bool:
         """A launch word: as the launch writes it, or capitalised (not 'weights' for
@@ -136,6 +164,12 @@ class Vocabulary:
         return token in self.exact or (token[0].isupper() and token.lower() in self.lower)
 
 
+@functools.lru_cache(maxsize=256)
+def _vocabulary(exact: frozenset[str]) -> Vocabulary:
+    return Vocabulary(exact, frozenset(w.lower() for w in exact))
+
+
+@functools.lru_cache(maxsize=8192)
 def _shaped(token: str, known: Vocabulary) -> bool:
     """A token that is a name wherever it stands: GPT-5, DriftDB, vLLM, o3-mini, MMLU,
     llama.cpp, a lower-case brand, or a word of the launch's own names."""
@@ -153,6 +187,7 @@ def _shaped(token: str, known: Vocabulary) -> bool:
     return len(token) > 1 and token.isupper() and token.isalpha()
 
 
+@functools.lru_cache(maxsize=8192)
 def _starts(token: str, known: Vocabulary) -> bool:
     """A token that may begin a name: capitalised (not a stock word) or shaped like one."""
     if token.lower() in _STOP or token.lower() in _GENERIC_ACRONYMS:
@@ -174,12 +209,12 @@ def _continues(text: str, token: re.Match[str], known: Vocabulary) -> bool:
 def _names(text: str, taken: list[tuple[int, int]], known: Vocabulary) -> list[Found]:
     """Names: runs of name words; a lone plain capitalised word opening a sentence is a
     name only when the text uses it again mid-sentence or the launch names it."""
-    tokens = [t for t in _TOKEN.finditer(text) if not _overlaps(t.span(), taken)]
+    tokens = [t for t in _TOKEN.finditer(text) if not taken or not _overlaps(t.span(), taken)]
     tokens = [_unsuffixed(t) for t in tokens]
     capitalised_inside = {
         t.group(0)
         for t in tokens
-        if t.group(0)[0].isupper() and not _SENTENCE_START.search(text[: t.start()])
+        if t.group(0)[0].isupper() and not _opens_sentence(text, t.start())
     }
     found: list[Found] = []
     i = 0
@@ -200,7 +235,7 @@ def _names(text: str, taken: list[tuple[int, int]], known: Vocabulary) -> list[F
         name = text[start:end].rstrip(".")
         if len(run) == 1:
             word = first.group(0).rstrip(".")
-            opener = _SENTENCE_START.search(text[:start]) is not None
+            opener = _opens_sentence(text, start)
             listed = _LISTED.match(text, end) is not None and not _PLAIN_WORD.search(word)
             if opener and not (_shaped(word, known) or word in capitalised_inside or listed):
                 continue
@@ -220,7 +255,7 @@ _LISTED = re.compile(r"['\u2019]s\b|, (?:[A-Z]|[a-z]+[A-Z])")
 
 def _unsuffixed(token: re.Match[str]) -> re.Match[str]:
     """'MIT-licensed', 'OpenAI-compatible': the name without its hyphenated suffix."""
-    found = _SUFFIXED.fullmatch(token.group(0))
+    found = _SUFFIXED.fullmatch(token.group(0)) if "-" in token.group(0) else None
     if found is None:
         return token
     inner = _TOKEN.match(token.string, token.start(), token.start() + len(found.group(1)))
@@ -269,7 +304,7 @@ def launch_vocabulary(launch: Launch) -> set[str]:
     for text in (launch.tagline, launch.description, launch.license):
         for token in _TOKEN.finditer(text or ""):
             word = token.group(0)
-            if word[0].isupper() and not _SENTENCE_START.search(token.string[: token.start()]):
+            if word[0].isupper() and not _opens_sentence(token.string, token.start()):
                 words.add(word)
     cleaned = {w.strip(".,()") for w in words}
     return {
@@ -285,11 +320,15 @@ def _launch_text(launch: Launch) -> str:
     return " ".join(p for p in (*parts, *more) if p)
 
 
-def in_launch(found: Found, launch: Launch) -> bool:
-    """True when the launch text states the claim (case, spacing and number words aside)."""
-    haystack = f" {_normal(_launch_text(launch))} "
-    needle = _normal(found.text)
-    return bool(needle) and f" {needle} " in haystack
+def launch_statement(launch: Launch) -> str:
+    """The launch's text as :func:`in_launch` reads it (normalised once for its claims)."""
+    return f" {_normal(_launch_text(launch))} "
+
+
+def in_launch(needle: str, statement: str) -> bool:
+    """True when the launch text (``launch_statement``) states the claim whose normalised
+    text is ``needle`` (case, spacing and number words aside)."""
+    return bool(needle) and f" {needle} " in statement
 
 
 def _claim_id(persona_id: str, kind: ClaimKind, text: str, used: set[str]) -> str:
@@ -341,6 +380,7 @@ def read_claims(
     seen: dict[tuple[ClaimKind, str], Claim] = {}
     used = {c.id for c in previous}
     vocabulary = launch_vocabulary(launch)
+    statement = launch_statement(launch)
     for field in ("headline", "quote", "pricing_read"):
         text = texts.get(field, "")
         for found in find_claims(text or "", ignore=[persona_id], known=vocabulary):
@@ -354,7 +394,7 @@ def read_claims(
                 claim_id = _claim_id(persona_id, found.kind, found.text, used)
                 used.add(claim_id)
             claim = Claim(id=claim_id, text=found.text, kind=found.kind, field=field)
-            if in_launch(found, launch):
+            if in_launch(key[1], statement):
                 claim.status = ClaimStatus.IN_LAUNCH
             elif sources is not None:
                 _support(claim, key[1], sources)

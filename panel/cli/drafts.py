@@ -37,6 +37,9 @@ HISTORY_SHOWN = 5
 @click.option(
     "--no-fetch", is_flag=True, help="Read no source now: use the sources' stored text only."
 )
+@click.option(
+    "--no-diversity", is_flag=True, help="Skip the embedding-model diversity read of the quotes."
+)
 @pass_env
 def draft(
     env: Env,
@@ -47,6 +50,7 @@ def draft(
     as_json: bool,
     redraft: bool,
     no_fetch: bool,
+    no_diversity: bool,
 ) -> None:
     """Draft the panel of a launch file (a new revision if it exists).
 
@@ -62,10 +66,11 @@ def draft(
         ctx = run_context(env, store, model)
         ctx.use_cache = not fresh
         ctx.fetch_sources = not no_fetch
+        ctx.measure_diversity = not no_diversity
         panel = asyncio.run(
             draft_panel(ctx, launch, chosen, all_personas=personas, redraft=redraft)
         )
-    if panel.diversity is None and (note := diversity.unavailable()):
+    if panel.diversity is None and not no_diversity and (note := diversity.unavailable()):
         click.echo(f"notice: {note}", err=True)
     if as_json:
         click.echo(panel.model_dump_json(indent=2))

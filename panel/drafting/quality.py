@@ -22,6 +22,7 @@ Both checks are transparent heuristics an editor can read and argue with:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ def _not_rivals(launch: Launch | None, persona: Persona | None) -> set[str]:
     return words
 
 
+@functools.lru_cache(maxsize=1024)
 def _phrase_pattern(cue: str) -> re.Pattern[str]:
     stem = cue.endswith("*")
     text = cue.rstrip("*")

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import trafilatura
 from lxml import etree, html  # type: ignore[import-untyped]  # lxml ships no type hints
 
 MAX_SOURCE_WORDS = 6000
@@ -161,6 +160,8 @@ def _trafilatura_markdown(tree: Any, url: str | None) -> str | None:
     chrome (precision also a "Keep reading" box, which the teaser prune handles), but only
     recall kept a pricing page's plan cards and FAQ questions. No fetching, no metadata
     (dates), no cross-call deduplication: deterministic."""
+    import trafilatura  # here, not at the top: a tenth of a second every command would pay
+
     return trafilatura.extract(
         tree,  # trafilatura copies the tree; ours stays intact for the fallback
         url=url,

@@ -44,6 +44,14 @@ def test_draft_json_show_list_logs(capsys: pytest.CaptureFixture[str]) -> None:
     assert "fake:skip" in capsys.readouterr().out
 
 
+def test_draft_no_diversity_skips_the_read(capsys: pytest.CaptureFixture[str]) -> None:
+    launch = str(EXAMPLES / "gpt-5-mini-api.yaml")
+    assert main(["draft", launch, "-m", "fake:mixed", "--no-diversity", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["diversity"] is None
+    assert "notice" not in captured.err, "not measured on purpose: no install hint"
+
+
 def test_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "nope"]) == 4
     assert capsys.readouterr().err.strip() == (
