@@ -91,6 +91,7 @@ def measure(launches: int, concurrency: int, setting: str) -> None:
         panels = open_store(Path(tmp) / "a.db").list_panels()
         stored = len(panels)
         failed_reviews = sum(r.failed for p in panels for r in p.reviews)
+        measured = sum(p.diversity is not None for p in panels)
         print(
             f"batch_throughput launches={launches} calls={calls} latency={LATENCY}s "
             f"rpm={RPM} concurrency={concurrency} diversity={setting}"
@@ -98,7 +99,8 @@ def measure(launches: int, concurrency: int, setting: str) -> None:
         print(
             f"wall={wall:.2f}s ceiling={ceiling:.1f}s drafted={result.done} failed={result.failed} "
             f"stored={stored} failed_reviews={failed_reviews} served={stats['served']} "
-            f"rate_limited={stats['rate_limited']} repeated={stats['repeated']}"
+            f"rate_limited={stats['rate_limited']} repeated={stats['repeated']} "
+            f"diversity_measured={measured}"
         )
         print(
             f"ratio (wall / rate-limit ceiling) = {wall / ceiling:.3f}  "

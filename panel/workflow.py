@@ -176,6 +176,8 @@ async def regenerate_review(
     panel = ctx.store.get_panel(slug)
     expected = panel.revision if expected_revision is None else expected_revision
     persona = select(load_personas(), [persona_id])[0]  # an unknown id names the choices
+    if ctx.measure_diversity:
+        diversity.preload()  # loads while the reviewer is asked again
     # The editor asked for a new answer: never serve this one from the response cache.
     sources = await launch_sources(ctx, panel.launch)  # as stored (read when never read)
     fresh = await review_persona(

@@ -16,9 +16,10 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from panel.drafting import diversity
 from panel.drafting.caching import estimate_tokens
 from panel.drafting.context import RunContext
 from panel.drafting.generate import draft_panel, first_review_request
@@ -278,16 +279,29 @@ async def run_batch(
     run_id, done = batches.start_run(ctx.store, str(path), check.digest, fresh=fresh)
     progress = Progress(total=check.valid)
     budget: Budget | None = None
-    slots = asyncio.Semaphore(max(1, concurrency))
+    slots = asyncio.Semaphore(max(1, concurrency))  # panels whose reviews are drafted
+    # ... and those whose reviews are in, waiting for their diversity read (in batches)
+    waiting = asyncio.Semaphore(max(1, concurrency) + diversity.BATCH_PANELS)
     tasks: set[asyncio.Task[None]] = set()
     notify = on_progress or (lambda _p: None)
 
     async def one(launch: Launch) -> None:
+        drafting = True
+
+        def reviews_done() -> None:
+            nonlocal drafting
+            if drafting:
+                drafting = False
+                slots.release()  # the next panel's calls start while this one is embedded
+
+        # With a budget, a panel keeps its slot until its cost is counted.
+        own = replace(ctx, reviews_done=reviews_done) if max_cost is None else ctx
         try:
-            await draft_item(ctx, run_id, launch, personas, progress, redraft=redraft)
+            await draft_item(own, run_id, launch, personas, progress, redraft=redraft)
         finally:
             progress.in_flight -= 1
-            slots.release()
+            reviews_done()
+            waiting.release()
             notify(progress)
 
     status = "finished"
@@ -300,11 +314,13 @@ async def run_batch(
             if keep_protected(ctx, run_id, launch.slug, progress, redraft=redraft):
                 notify(progress)  # before a slot and the budget: it costs nothing
                 continue
+            await waiting.acquire()
             await slots.acquire()
             if budget is None:
                 budget = Budget(max_cost, estimate_panel_cost(ctx, personas, launch))
             if not budget.allows(progress):
                 slots.release()
+                waiting.release()
                 progress.stopped_for_budget = (
                     f"stopped before {launch.slug}: projected spend would pass "
                     f"${max_cost:.2f} (spent ${progress.cost_usd:.4f})"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from panel.drafting import diversity
 from panel.drafting.config import load_config
 from panel.drafting.context import RunContext, build_context, load_settings
 from panel.editors import current_editor
@@ -86,3 +87,11 @@ def exit_with(code: int) -> None:
     """End the command with exit ``code`` (0: just return)."""
     if code:
         click.get_current_context().exit(code)
+
+
+def preload_diversity() -> None:
+    """Start loading the diversity model in the background, saying so on stderr."""
+    if diversity.preload():
+        click.echo(
+            f"loading the diversity model ({diversity.MODEL_NAME}) in the background", err=True
+        )

@@ -9,7 +9,7 @@ import click
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from panel.batch import run as batches
-from panel.cli.app import Env, cli, exit_with, pass_env, run_context
+from panel.cli.app import Env, cli, exit_with, pass_env, preload_diversity, run_context
 from panel.cli.batch_api import (
     BATCH_API_COMMANDS,
     concurrency_option,
@@ -115,6 +115,8 @@ def run(
         run = run_context(env, store, model)
         run.use_cache = not fresh
         run.measure_diversity = not no_diversity
+        if run.measure_diversity:
+            preload_diversity()
         # Calls in flight across all panels adapt to rate limits (4 personas per panel).
         run.limiter = AdaptiveLimiter(concurrency * len(personas))
         bar = Progress(

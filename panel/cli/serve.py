@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from panel.cli.app import Env, cli, pass_env
+from panel.cli.app import Env, cli, pass_env, preload_diversity
 from panel.errors import UsageError
 
 MIN_TOKEN_CHARS = 16
@@ -74,4 +74,5 @@ def serve(
     click.echo(f"Panel review desk on http://{shown}:{port}/ (Ctrl+C to stop)", err=True)
     if token:
         click.echo(f"open http://{shown}:{port}/?token=… once to sign in this browser", err=True)
+    preload_diversity()  # an edit's save never waits for it
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)

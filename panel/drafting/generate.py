@@ -300,8 +300,12 @@ async def draft_panel(
     """
     existing = ctx.store.find_panel(launch.slug)
     check_redraft(existing, redraft=redraft)
+    if ctx.measure_diversity:
+        diversity.preload()  # loads while the first model calls run
     sources = await launch_sources(ctx, launch)
     reviews = await run_reviews(ctx, personas, launch, sources)
+    if ctx.reviews_done is not None:
+        ctx.reviews_done()
     order = all_personas or personas
     if existing is not None:
         reviews = merge_reviews(order, existing.reviews, reviews)

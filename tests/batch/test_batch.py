@@ -10,12 +10,14 @@ import pytest
 
 from panel.batch.run import check_queue, run_batch
 from panel.cli import main
+from panel.drafting import diversity
 from panel.drafting.context import RunContext
 from panel.drafting.limiter import AdaptiveLimiter
 from panel.drafting.personas import load_personas
 from panel.errors import UsageError
 from panel.paths import default_db
 from panel.providers.fake import FakeProvider
+from panel.records import Review
 from panel.store import Store, open_store
 from tests.conftest import EXAMPLES, context_for
 
@@ -154,3 +156,30 @@ def test_missing_queue(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     assert "no such file or folder" in capsys.readouterr().err
     with pytest.raises(UsageError):
         check_queue(tmp_path / "none.jsonl")
+
+
+async def test_the_next_panel_starts_while_one_waits_for_its_diversity_read(
+    tmp_path: Path, fake: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = write_queue(tmp_path / "q.jsonl", 3)
+    release = asyncio.Event()
+    calls_at_read: list[int] = []
+
+    async def slow_read(reviews: list[Review]) -> None:
+        calls_at_read.append(len(fake.calls))
+        await release.wait()
+
+    monkeypatch.setattr(diversity, "assess_async", slow_read)
+    ctx = ctx_for(open_store(default_db()))
+    batch = asyncio.create_task(run_batch(ctx, queue, load_personas(), concurrency=1))
+
+    async def all_waiting() -> None:
+        while len(calls_at_read) < 3:
+            await asyncio.sleep(0.01)
+
+    # One panel drafts at a time, but none waits for the read of the one before.
+    await asyncio.wait_for(all_waiting(), timeout=10)
+    assert calls_at_read == [4, 8, 12]
+    release.set()
+    result = await batch
+    assert result.done == 3 and result.in_flight == 0
