@@ -28,6 +28,8 @@ def describe_error(exc: ValidationError) -> str:
     elif first["type"] == "missing":
         message = "required field is missing"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    if not first["loc"] and first["type"] == "value_error":
+        return message.removeprefix("Value error, ") + more  # about the launch as a whole
     return f"{field}: {message}{more}"
 
 

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
+from anyascii import anyascii
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from panel.lengths import (
@@ -27,9 +28,16 @@ def now() -> datetime:
 
 
 def slugify(text: str) -> str:
-    """A URL-safe slug: lower-case ASCII words joined by hyphens."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    """A URL-safe slug: lower-case ASCII words joined by hyphens, from a name in any script.
+
+    Compatibility forms are folded (NFKC: fullwidth letters are ASCII, "™" is "TM"),
+    symbols and emoji dropped, and letters of any script transliterated (anyascii:
+    "Straße AI" is "strasse-ai", "通义千问 Max" is "tongyiqianwen-max"); ASCII names are
+    only lower-cased and hyphenated. The result is empty when nothing can be spelled.
+    """
+    folded = unicodedata.normalize("NFKC", text)
+    kept = "".join(c for c in folded if c.isascii() or not unicodedata.category(c).startswith("S"))
+    slug = re.sub(r"[^a-z0-9]+", "-", anyascii(kept).lower()).strip("-")
     return slug[:80].strip("-")
 
 
@@ -157,6 +165,11 @@ class Launch(BaseModel):
     def _derive_slug(self) -> Launch:
         if not self.slug:
             self.slug = slugify(self.name)
+        if not self.slug:
+            raise ValueError(
+                f"the name {self.name!r} spells no slug (no letter or digit to write in "
+                "ASCII); set `slug:` in the launch file"
+            )
         if not re.match(SLUG_PATTERN, self.slug):
             raise ValueError(
                 f"slug {self.slug!r} must be lower-case letters, digits and single hyphens"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ MAX_VOTES = 1_000_000_000
 """Upper bound on one count, to catch a misplaced column."""
 FIELDS = ("slug", "ship", "skip")
 
-__all__ = ["add_vote", "get_votes", "import_votes", "parse_votes_file", "set_votes"]
+__all__ = ["Imported", "add_vote", "get_votes", "import_votes", "parse_votes_file", "set_votes"]
 
 
 def add_vote(store: Store, slug: str, verdict: Verdict, count: int = 1) -> Votes:
@@ -112,6 +113,18 @@ def parse_votes_file(path: Path) -> list[Votes]:
     return rows
 
 
-def import_votes(store: Store, path: Path) -> list[Votes]:
-    """Set the counts of every slug in a votes file (all rows or none)."""
-    return set_votes(store, parse_votes_file(path))
+@dataclass(frozen=True)
+class Imported:
+    """What a votes import did: the counts set, and the slugs skipped for naming no panel."""
+
+    rows: list[Votes]
+    skipped: list[str]
+
+
+def import_votes(store: Store, path: Path) -> Imported:
+    """Set the counts of every slug of a votes file that names a panel, in one transaction
+    (a bad row changes nothing); rows whose slug has no panel are skipped, never counted."""
+    rows = parse_votes_file(path)
+    known = [v for v in rows if store.find_panel(v.slug) is not None]
+    skipped = [v.slug for v in rows if v not in known]
+    return Imported(set_votes(store, known) if known else [], skipped)

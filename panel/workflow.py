@@ -16,7 +16,7 @@ from panel import claims
 from panel.drafting import diversity, quality
 from panel.drafting.context import RunContext
 from panel.drafting.generate import review_persona
-from panel.drafting.personas import load_personas, select
+from panel.drafting.personas import load_personas, reviewer_id, select
 from panel.drafting.sources import evidence, launch_sources, stored_evidence
 from panel.errors import ModelFailure, UsageError
 from panel.lengths import word_count
@@ -124,12 +124,8 @@ def edit_review(
     """Change one review's verdict and/or quote by hand; the panel returns to draft."""
     panel = store.get_panel(slug)
     expected = panel.revision if expected_revision is None else expected_revision
-    review = panel.review(edit.persona_id)
-    if review is None:
-        choices = ", ".join(r.persona_id for r in panel.reviews)
-        raise UsageError(
-            f"panel {slug!r} has no reviewer {edit.persona_id!r}; choose from {choices}"
-        )
+    edit = replace(edit, persona_id=reviewer_id(panel, edit.persona_id))  # an id or a name
+    review = next(r for r in panel.reviews if r.persona_id == edit.persona_id)
     texts = (edit.verdict, edit.quote, edit.headline, edit.pricing_read)
     if all(t is None for t in texts):
         raise UsageError(
@@ -175,7 +171,8 @@ async def regenerate_review(
     """Ask one reviewer again (optionally on another model), keeping the others."""
     panel = ctx.store.get_panel(slug)
     expected = panel.revision if expected_revision is None else expected_revision
-    persona = select(load_personas(), [persona_id])[0]  # an unknown id names the choices
+    persona = select(load_personas(), [persona_id])[0]  # an id or a name; unknown: choices
+    persona_id = persona.id
     if ctx.measure_diversity:
         diversity.preload()  # loads while the reviewer is asked again
     # The editor asked for a new answer: never serve this one from the response cache.

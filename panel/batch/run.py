@@ -24,9 +24,11 @@ from panel.drafting.caching import estimate_tokens
 from panel.drafting.context import RunContext
 from panel.drafting.generate import draft_panel, first_review_request
 from panel.drafting.protect import is_protected
+from panel.drafting.spend import SpendMeter, worst_case
 from panel.errors import PanelError, UsageError, outcome_code
 from panel.launches import iter_queue
 from panel.records import Launch, Persona, ToolPanel
+from panel.status import open_flags
 from panel.store import batches
 
 MAX_LISTED_ERRORS = 5
@@ -42,9 +44,16 @@ class Progress:
     done: int = 0
     failed: int = 0
     skipped: int = 0
-    in_flight: int = 0
+    """Launches an earlier run of the queue had already drafted ("already done")."""
+    flagged: int = 0
+    """Panels drafted with flags an editor must look at (of ``done`` and ``failed``)."""
+    running: list[str] = field(default_factory=list)
+    """Slugs of the panels in flight, oldest first."""
+    interrupted: list[str] = field(default_factory=list)
+    """The panels that were in flight when the run was interrupted."""
     tokens: int = 0
     cost_usd: float = 0.0
+    """What the finished panels cost (with a spend meter: the call log's figure)."""
     started: float = field(default_factory=time.monotonic)
     crashed: int = 0
     """Panels that could not be drafted at all (no new revision): their errors are listed."""
@@ -57,6 +66,11 @@ class Progress:
     def elapsed(self) -> float:
         """Seconds since the run started."""
         return time.monotonic() - self.started
+
+    @property
+    def in_flight(self) -> int:
+        """Panels being drafted now."""
+        return len(self.running)
 
     @property
     def finished(self) -> int:
@@ -165,6 +179,14 @@ def panel_cost(panel: ToolPanel) -> float:
     return sum(r.provenance.cost_usd for r in panel.reviews if r.provenance)
 
 
+def drafting_cost(ctx: RunContext, slug: str, panel: ToolPanel | None) -> float:
+    """What drafting ``slug`` cost: with a spend meter, its figure (the call log's, every
+    call of the run for the panel); else what the panel's reviews record."""
+    if ctx.spend is not None:
+        return ctx.spend.by_panel.get(slug, 0.0)
+    return panel_cost(panel) if panel is not None else 0.0
+
+
 def panel_tokens(panel: ToolPanel) -> int:
     """Tokens a panel's reviews used."""
     return sum(
@@ -176,19 +198,37 @@ def panel_tokens(panel: ToolPanel) -> int:
 
 @dataclass
 class Budget:
-    """Stops new work when the projected spend would pass ``max_cost``."""
+    """Whether one more panel fits ``max_cost``: the run's spend so far (its meter), what
+    the panels in flight may still cost, and what the new one may cost. A panel's share is
+    the dearest finished panel of the run (its re-asks included; before any has finished,
+    the estimate from its prompts), plus room for one of its calls at the worst case the
+    meter holds for it, so that its last call fits the meter's cap too."""
 
-    max_cost: float | None
-    estimate_per_panel: float
+    max_cost: float
+    meter: SpendMeter
+    shares: dict[str, float] = field(default_factory=dict)
+    """The share each panel in flight was admitted with."""
+    dearest: float = 0.0
+    """The most a finished panel of the run cost."""
 
-    def allows(self, progress: Progress) -> bool:
-        """True when one more panel still fits, counting those in flight."""
-        if self.max_cost is None:
-            return True
-        drafted = progress.done + progress.failed
-        per_panel = progress.cost_usd / drafted if drafted else self.estimate_per_panel
-        projected = progress.cost_usd + per_panel * (progress.in_flight + 1)
-        return projected <= self.max_cost
+    def share(self, ctx: RunContext, personas: list[Persona], launch: Launch) -> float:
+        """What drafting ``launch`` may cost (see the class)."""
+        worst = [
+            worst_case(ctx.prices, ctx.models.for_persona(p), first_review_request(ctx, p, launch))
+            for p in personas
+        ]
+        return (self.dearest or estimate_panel_cost(ctx, personas, launch)) + max(worst)
+
+    def projected(self, share: float) -> float:
+        """Spent, plus what the panels in flight may still cost, plus ``share``."""
+        spent = self.meter.by_panel
+        ahead = sum(max(held - spent.get(slug, 0.0), 0.0) for slug, held in self.shares.items())
+        return self.meter.spent + ahead + share
+
+    def finish(self, slug: str) -> None:
+        """A panel in flight has finished (or stopped)."""
+        self.shares.pop(slug, None)
+        self.dearest = max(self.dearest, self.meter.by_panel.get(slug, 0.0))
 
 
 def estimate_panel_cost(ctx: RunContext, personas: list[Persona], launch: Launch) -> float:
@@ -243,11 +283,14 @@ async def draft_item(
             log.error("drafting %s failed", launch.slug, exc_info=exc)
         progress.crashed += 1
         progress.errors.append(f"{launch.slug}: {message}")
-        batches.record_item(ctx.store, run_id, launch.slug, "error", 0.0, message)
+        cost = drafting_cost(ctx, launch.slug, None)
+        progress.cost_usd += cost
+        batches.record_item(ctx.store, run_id, launch.slug, "error", cost, message)
         return
-    cost = panel_cost(panel)
+    cost = drafting_cost(ctx, launch.slug, panel)
     progress.cost_usd += cost
     progress.tokens += panel_tokens(panel)
+    progress.flagged += bool(open_flags(panel))
     failed = any(r.failed for r in panel.reviews)
     if failed:
         progress.failed += 1
@@ -270,15 +313,24 @@ async def run_batch(
     redraft: bool = False,
     check: QueueCheck | None = None,
     on_progress: Callable[[Progress], None] | None = None,
+    progress: Progress | None = None,
 ) -> Progress:
-    """Draft every valid launch of a queue; returns the final counters.
+    """Draft every valid launch of a queue; returns the final counters (``progress``, when
+    given, so a caller can read them after an interruption too).
 
-    Approved and published panels are kept as they are unless ``redraft``.
+    The run's spend is metered (``ctx.spend``, made when absent), and with ``max_cost``
+    never passes it: a panel starts only when the budget holds it beside the panels in
+    flight (else the run waits for those, and stops when none is left), and a call that
+    could still pass it is not made. Approved and published panels are kept as they are
+    unless ``redraft``.
     """
     check = check or checked_queue(path, skip_invalid=skip_invalid)
     run_id, done = batches.start_run(ctx.store, str(path), check.digest, fresh=fresh)
-    progress = Progress(total=check.valid)
-    budget: Budget | None = None
+    progress = progress or Progress()
+    progress.total = check.valid
+    meter = ctx.spend = ctx.spend or SpendMeter()
+    meter.cap = max_cost
+    budget = Budget(max_cost, meter) if max_cost is not None else None
     slots = asyncio.Semaphore(max(1, concurrency))  # panels whose reviews are drafted
     # ... and those whose reviews are in, waiting for their diversity read (in batches)
     waiting = asyncio.Semaphore(max(1, concurrency) + diversity.BATCH_PANELS)
@@ -299,10 +351,32 @@ async def run_batch(
         try:
             await draft_item(own, run_id, launch, personas, progress, redraft=redraft)
         finally:
-            progress.in_flight -= 1
+            progress.running.remove(launch.slug)
+            if budget is not None:
+                budget.finish(launch.slug)
             reviews_done()
             waiting.release()
             notify(progress)
+
+    async def admitted(launch: Launch) -> bool:
+        """Whether the budget holds ``launch`` beside the panels in flight, waiting for
+        those to finish while it does not; False (and why) when it still does not with
+        none left."""
+        if budget is None:
+            return True
+        while True:
+            share = budget.share(ctx, personas, launch)
+            if budget.projected(share) <= budget.max_cost:
+                budget.shares[launch.slug] = share
+                return True
+            if not tasks:
+                left = budget.max_cost - meter.spent
+                progress.stopped_for_budget = (
+                    f"stopped before {launch.slug}: it could cost up to ${share:.4f}, and "
+                    f"${left:.4f} of the ${budget.max_cost:.2f} budget is left"
+                )
+                return False
+            await asyncio.wait(set(tasks), return_when=asyncio.FIRST_COMPLETED)
 
     status = "finished"
     try:
@@ -316,18 +390,12 @@ async def run_batch(
                 continue
             await waiting.acquire()
             await slots.acquire()
-            if budget is None:
-                budget = Budget(max_cost, estimate_panel_cost(ctx, personas, launch))
-            if not budget.allows(progress):
+            if not await admitted(launch):
                 slots.release()
                 waiting.release()
-                progress.stopped_for_budget = (
-                    f"stopped before {launch.slug}: projected spend would pass "
-                    f"${max_cost:.2f} (spent ${progress.cost_usd:.4f})"
-                )
                 status = "stopped"
                 break
-            progress.in_flight += 1
+            progress.running.append(launch.slug)
             notify(progress)
             task = asyncio.create_task(one(launch))
             tasks.add(task)
@@ -335,6 +403,7 @@ async def run_batch(
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=False)
     except BaseException:
+        progress.interrupted = list(progress.running)
         for task in tasks:
             task.cancel()
         batches.finish_run(

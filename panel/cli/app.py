@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from panel.drafting import diversity
 from panel.drafting.config import load_config
 from panel.drafting.context import RunContext, build_context, load_settings
+from panel.drafting.personas import choices_text, load_personas
 from panel.editors import current_editor
+from panel.errors import UsageError
 from panel.paths import default_db
 from panel.safe_text import inert
 from panel.status import Gate
 from panel.store import Store, open_store
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
@@ -36,6 +42,41 @@ class Env:
 
 
 pass_env = click.make_pass_decorator(Env)
+
+
+class PersonaOption(click.Option):
+    """A --persona option whose help lists the reviewers of the persona files, read when
+    the help is shown (a fifth persona file shows up without a code change)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        """The option's help, with the reviewers to choose from."""
+        try:
+            personas = load_personas()
+        except UsageError:
+            return super().get_help_record(ctx)  # no persona folder: the command says so
+        choices = choices_text((p.id, p.name) for p in personas)
+        plain = self.help
+        self.help = f"{plain} An id or a name, any case, 'The' optional: {choices}."
+        try:
+            return super().get_help_record(ctx)
+        finally:
+            self.help = plain
+
+
+def persona_option(help_text: str, *, multiple: bool = False) -> Callable[[F], F]:
+    """`--persona/-p`: a reviewer by id or display name (see personas.resolve_name)."""
+    return click.option(
+        "--persona",
+        "-p",
+        "persona_ids" if multiple else "persona_id",
+        cls=PersonaOption,
+        multiple=multiple,
+        required=not multiple,
+        metavar="REVIEWER",
+        help=help_text,
+    )
+
+
 kind_option = click.option(
     "--kind",
     type=click.Choice(["panel", "comparison"]),

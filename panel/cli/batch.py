@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
 from panel.batch import run as batches
-from panel.cli.app import Env, cli, exit_with, pass_env, preload_diversity, run_context
+from panel.cli.app import (
+    Env,
+    cli,
+    exit_with,
+    pass_env,
+    persona_option,
+    preload_diversity,
+    run_context,
+)
 from panel.cli.batch_api import (
     BATCH_API_COMMANDS,
     concurrency_option,
@@ -19,7 +29,11 @@ from panel.cli.batch_api import (
 )
 from panel.drafting.limiter import AdaptiveLimiter
 from panel.drafting.personas import load_personas, select
+from panel.drafting.spend import SpendMeter
 from panel.safe_text import inert
+
+ALREADY_DONE = "already done"
+"""The one name for launches an earlier run of the queue drafted (resumed runs skip them)."""
 
 
 class DefaultGroup(click.Group):
@@ -44,13 +58,13 @@ for _command in BATCH_API_COMMANDS:
 @batch.command(name="run")
 @click.argument("queue", type=click.Path(path_type=Path))
 @click.option("--model", "-m", default=None, help="Model id for every persona.")
-@click.option("--persona", "-p", "persona_ids", multiple=True, help="Only these personas.")
+@persona_option("Only these reviewers (repeat -p).", multiple=True)
 @concurrency_option
 @click.option(
     "--max-cost",
     type=click.FloatRange(min=0),
     default=None,
-    help="Stop starting panels when projected spend would pass this (USD).",
+    help="A budget (USD) the run's calls never pass: a panel starts only when it fits.",
 )
 @click.option("--skip-invalid", is_flag=True, help="Draft the valid entries, skip bad ones.")
 @click.option(
@@ -84,7 +98,7 @@ def run(
     """Draft panels for a queue (JSONL, YAML list, or folder of launch files).
 
     Approved and published panels are kept as they are (named in the summary) unless
-    --redraft.
+    --redraft. Ctrl-C prints what was done and the command that resumes the run.
     """
     if batch_api and fresh:
         raise click.UsageError("--fresh cannot be combined with --batch-api")
@@ -111,10 +125,13 @@ def run(
             redraft=redraft,
         )
         return
+    meter = SpendMeter(max_cost)
+    counters = batches.Progress()
     with env.store() as store:
         run = run_context(env, store, model)
         run.use_cache = not fresh
         run.measure_diversity = not no_diversity
+        run.spend = meter
         if run.measure_diversity:
             preload_diversity()
         # Calls in flight across all panels adapt to rate limits (4 personas per panel).
@@ -130,33 +147,31 @@ def run(
         task = bar.add_task("batch", total=None, stats="")
 
         def update(p: batches.Progress) -> None:
-            stats = (
-                f"done {p.done} · failed {p.failed} · skipped {p.skipped} · "
-                + (f"kept {len(p.kept)} · " if p.kept else "")
-                + f"in flight {p.in_flight} · {p.tokens:,} tok · ${p.cost_usd:.4f}"
-            )
+            stats = f"{counts(p)} · in flight {p.in_flight} · {spent(meter)}"
             bar.update(task, total=p.total, completed=p.finished, stats=stats)
 
-        with bar:
-            result = asyncio.run(
-                batches.run_batch(
-                    run,
-                    queue,
-                    personas,
-                    concurrency=concurrency,
-                    max_cost=max_cost,
-                    skip_invalid=skip_invalid,
-                    fresh=fresh,
-                    redraft=redraft,
-                    on_progress=update,
+        try:
+            with bar:
+                result = asyncio.run(
+                    batches.run_batch(
+                        run,
+                        queue,
+                        personas,
+                        concurrency=concurrency,
+                        max_cost=max_cost,
+                        skip_invalid=skip_invalid,
+                        fresh=fresh,
+                        redraft=redraft,
+                        on_progress=update,
+                        progress=counters,
+                    )
                 )
-            )
-    elapsed = result.elapsed
-    kept = f", {len(result.kept)} kept" if result.kept else ""
+        except KeyboardInterrupt:
+            report_interrupted(counters, meter, resume_command(queue, max_cost, meter))
+            raise
     click.echo(
-        f"Batch: {result.done} drafted, {result.failed} with failures, {result.skipped} already "
-        f"done{kept}, of {result.total}{result.not_drafted_note()} · {result.tokens:,} tokens · "
-        f"${result.cost_usd:.4f} · {elapsed:.1f} s"
+        f"Batch: {counts(result)} · {result.tokens:,} tokens · {spent(meter)} · "
+        f"{result.elapsed:.1f} s"
     )
     report_kept(result)
     for error in result.errors[:10]:
@@ -170,3 +185,59 @@ def run(
             err=True,
         )
     exit_with(result.exit_code)
+
+
+def counts(p: batches.Progress) -> str:
+    """What a run has done, in the words of the summary (the bar and Ctrl-C use them too):
+    '3 drafted, 1 with failures, 5 already done, 1 kept, of 12 · 2 flagged'."""
+    kept = f", {len(p.kept)} kept" if p.kept else ""
+    return (
+        f"{p.done} drafted, {p.failed} with failures, {p.skipped} {ALREADY_DONE}{kept}, "
+        f"of {p.total}{p.not_drafted_note()} · {p.flagged} flagged"
+    )
+
+
+def spent(meter: SpendMeter) -> str:
+    """What the run's calls cost (the call log's figure), and of what budget."""
+    budget = f" of ${meter.cap:.2f}" if meter.cap is not None else ""
+    return f"${meter.spent:.4f}{budget} spent"
+
+
+def report_interrupted(p: batches.Progress, meter: SpendMeter, resume: str) -> None:
+    """After Ctrl-C: what was done, what was in flight, and the command that resumes."""
+    click.echo(f"Interrupted: {counts(p)} · {spent(meter)}")
+    if p.interrupted:
+        click.echo(
+            inert(
+                f"Not finished ({len(p.interrupted)} in flight; their answered calls are "
+                f"cached): {', '.join(p.interrupted)}"
+            )
+        )
+    click.echo(inert(f"Resume with: {resume}"))
+
+
+def resume_command(queue: Path, max_cost: float | None, meter: SpendMeter) -> str:
+    """The command that runs the rest of this queue: this one's options (not --fresh, since
+    the run must resume), with --max-cost lowered to what is left of the budget."""
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    words = ["panel"]
+    for name, flag in (("db", "--db"), ("editor_name", "--editor-name")):
+        if root.params.get(name) is not None:
+            words += [flag, str(root.params[name])]
+    words += ["batch", str(queue)]
+    for param in ctx.command.params:
+        given = ctx.get_parameter_source(param.name or "") not in (None, ParameterSource.DEFAULT)
+        if not isinstance(param, click.Option) or param.name == "fresh" or not given:
+            continue
+        flag = max(param.opts, key=len)
+        value = ctx.params[param.name or ""]
+        if param.name == "max_cost" and max_cost is not None:
+            value = f"{max(max_cost - meter.spent, 0.0):.4f}"
+        if param.is_flag:
+            words += [flag] if value else []
+        elif param.multiple:
+            words += [w for v in value for w in (flag, str(v))]
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -92,8 +93,9 @@ def panel_summary(panel: ToolPanel) -> Text:
 
 def panel_list(panels: Iterable[ToolPanel]) -> Table:
     """A table of panels."""
-    table = Table()
-    for column in ("Slug", "Name", "Status", "Rev", "Ship", "Split", "Failed", "Updated"):
+    table = Table(title="Panels")
+    table.add_column("Slug", overflow="fold")  # never cut: it is what the other commands take
+    for column in ("Name", "Status", "Rev", "Ship", "Split", "Failed", "Updated"):
         table.add_column(column)
     for panel in panels:
         failed = sum(1 for r in panel.reviews if r.failed)
@@ -110,20 +112,86 @@ def panel_list(panels: Iterable[ToolPanel]) -> Table:
     return table
 
 
-def call_log(rows: Iterable[sqlite3.Row]) -> Table:
-    """A table of call-log rows."""
-    table = Table()
-    for column in ("#", "When", "Model", "Panel/persona", "Try", "Tokens", "Cost", "ms", "Result"):
+def comparison_list(comparisons: Iterable[Comparison], tools: Mapping[str, ToolPanel]) -> Table:
+    """A table of comparisons: both tools' names and ship shares (``tools``: panels by slug)."""
+    table = Table(title="Comparisons")
+    table.add_column("Slug", overflow="fold")
+    for column in ("Tools", "Status", "Rev", "Ship", "Updated"):
         table.add_column(column)
+    for comparison in comparisons:
+        pair = [tools[comparison.a_slug], tools[comparison.b_slug]]
+        names = " vs ".join(p.launch.name for p in pair)
+        ships = " vs ".join(percent(p.ship_share) for p in pair)
+        table.add_row(
+            plain(comparison.slug),
+            plain(names),
+            comparison.status.value,
+            str(comparison.revision),
+            ships,
+            comparison.updated_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    return table
+
+
+def list_rows(
+    panels: Iterable[ToolPanel], comparisons: Iterable[Comparison], tools: Mapping[str, ToolPanel]
+) -> list[dict[str, object]]:
+    """`panel list --json`: a row per panel, then per comparison, each with its ``kind``."""
+
+    def tool(slug: str) -> dict[str, object]:
+        panel = tools[slug]
+        return {"slug": slug, "name": panel.launch.name, "ship_share": panel.ship_share}
+
+    rows: list[dict[str, object]] = [
+        {
+            "kind": "panel",
+            "slug": p.slug,
+            "name": p.launch.name,
+            "status": p.status.value,
+            "revision": p.revision,
+            "ship_share": p.ship_share,
+            "split": p.split,
+            "failed_reviews": sum(1 for r in p.reviews if r.failed),
+            "created_at": p.created_at.isoformat(),
+            "updated_at": p.updated_at.isoformat(),
+        }
+        for p in panels
+    ]
+    rows += [
+        {
+            "kind": "comparison",
+            "slug": c.slug,
+            "status": c.status.value,
+            "revision": c.revision,
+            "tools": [tool(c.a_slug), tool(c.b_slug)],
+            "created_at": c.created_at.isoformat(),
+            "updated_at": c.updated_at.isoformat(),
+        }
+        for c in comparisons
+    ]
+    return rows
+
+
+def call_log(rows: Iterable[sqlite3.Row]) -> Table:
+    """A table of call-log rows. The numbers never wrap or get cut; the call (panel,
+    persona, model) and its result wrap inside their columns, so it reads at 100 columns."""
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 1, 0, 0), pad_edge=False, expand=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("When (UTC)", no_wrap=True)
+    table.add_column("Panel / persona · model", overflow="fold", ratio=3)
+    for column in ("Try", "Tokens", "Cost", "ms"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("Result", overflow="fold", ratio=2)
     for row in rows:
         result = plain(row["error"][:80], "red") if row["error"] else Text("ok", "green")
         if row["cached"]:
             result = Text("cached", style="cyan")
+        call = plain(f"{row['panel_slug'] or '-'} / {row['persona_id'] or '-'}")
+        call.append("\n" + inert(row["model"]), style="dim")
         table.add_row(
             str(row["id"]),
-            plain(row["at"][:19]),
-            plain(row["model"]),
-            plain(f"{row['panel_slug'] or '-'}/{row['persona_id'] or '-'}"),
+            plain(row["at"][5:16].replace("T", " ")),
+            call,
             str(row["attempt"]),
             f"{row['input_tokens']}→{row['output_tokens']}",
             f"${row['cost_usd']:.4f}",

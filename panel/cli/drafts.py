@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import click
 
 from panel.cli import console as views
-from panel.cli.app import Env, cli, exit_with, kind_option, pass_env, run_context
+from panel.cli.app import Env, cli, exit_with, kind_option, pass_env, persona_option, run_context
 from panel.drafting import diversity
 from panel.drafting.generate import draft_panel
 from panel.drafting.personas import load_personas, select
@@ -16,9 +17,10 @@ from panel.drafting.prices import price_table
 from panel.errors import outcome_code
 from panel.launches import load_launch
 from panel.pages.reads import split_read
-from panel.records import Comparison, ToolPanel
+from panel.records import Comparison, Status, ToolPanel
 from panel.safe_text import inert
 from panel.status import load_record, resolve_kind
+from panel.store.comparisons import list_comparisons
 from panel.store.costs import GROUPINGS, summarise
 from panel.votes import get_votes
 
@@ -28,7 +30,7 @@ HISTORY_SHOWN = 5
 @cli.command()
 @click.argument("launch_file", type=click.Path(path_type=Path))
 @click.option("--model", "-m", default=None, help="Model id, e.g. local:smollm2.")
-@click.option("--persona", "-p", "persona_ids", multiple=True, help="Only these personas.")
+@persona_option("Only these reviewers (repeat -p).", multiple=True)
 @click.option("--fresh", is_flag=True, help="Ask the models again: bypass the response cache.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored record as JSON.")
 @click.option(
@@ -124,15 +126,39 @@ def show(env: Env, slug: str, as_json: bool, kind: str | None) -> None:
 
 
 @cli.command(name="list")
+@click.option(
+    "--status", type=click.Choice([s.value for s in Status]), default=None, help="Only this status."
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["panel", "comparison"]),
+    default=None,
+    help="Only panels or only comparisons (default: both).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list, a row per record.")
 @pass_env
-def list_(env: Env) -> None:
-    """List stored panels."""
+def list_(env: Env, status: str | None, kind: str | None, as_json: bool) -> None:
+    """List stored panels and comparisons, oldest first."""
+    wanted = Status(status) if status else None
     with env.store() as store:
-        panels = store.list_panels()
-    if not panels:
-        click.echo("No panels yet: run `panel draft LAUNCH_FILE`.")
+        panels = store.list_panels(wanted) if kind != "comparison" else []
+        comparisons = list_comparisons(store, wanted) if kind != "panel" else []
+        tools = {p.slug: p for p in store.list_panels()} if comparisons else {}
+    if as_json:
+        click.echo(json.dumps(views.list_rows(panels, comparisons, tools), indent=2))
         return
-    views.make_console().print(views.panel_list(panels))
+    if not panels and not comparisons:
+        if status or kind:
+            what = f"{kind}s" if kind else "panels or comparisons"
+            click.echo(f"No {' '.join(filter(None, [status, what]))}.")
+        else:
+            click.echo("Nothing yet: run `panel draft LAUNCH_FILE`, then `panel compare A B`.")
+        return
+    out = views.make_console()
+    if panels:
+        out.print(views.panel_list(panels))
+    if comparisons:
+        out.print(views.comparison_list(comparisons, tools))
 
 
 @cli.command()

@@ -17,6 +17,8 @@ from panel.cli.app import (
     run_context,
 )
 from panel.compare import compare_tools
+from panel.drafting.config import load_config
+from panel.errors import PanelError
 from panel.pages.publish import publish as publish_site
 from panel.pages.reads import split_read
 from panel.records import Verdict, percent
@@ -81,13 +83,20 @@ def votes() -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @pass_env
 def votes_import(env: Env, file: Path) -> None:
-    """Set vote counts from a CSV or JSON file of slug, ship, skip (replacing old counts)."""
+    """Set vote counts from a CSV or JSON file of slug, ship, skip (replacing old counts).
+
+    Rows whose slug names no panel are skipped and listed (exit 1); the others are set.
+    """
     with env.store() as store:
-        rows = import_votes(store, file)
-        unknown = [v.slug for v in rows if store.find_panel(v.slug) is None]
-    click.echo(f"imported votes for {len(rows)} tool{'s' if len(rows) != 1 else ''} from {file}")
-    if unknown:
-        click.echo(inert(f"note: no panel yet for {', '.join(unknown)}"), err=True)
+        result = import_votes(store, file)
+    count = len(result.rows)
+    click.echo(f"imported votes for {count} tool{'s' if count != 1 else ''} from {file}")
+    if result.skipped:
+        rows = "row" if len(result.skipped) == 1 else "rows"
+        raise PanelError(
+            f"skipped {len(result.skipped)} {rows} whose slug names no panel: "
+            f"{', '.join(result.skipped)} (draft the panel first, or fix the slug)"
+        )
 
 
 @cli.command()
@@ -105,7 +114,11 @@ def votes_import(env: Env, file: Path) -> None:
     default=None,
     help="Folder of templates overriding the built-in ones by name.",
 )
-@click.option("--base-url", default=None, help="The site's absolute URL, for the feed.")
+@click.option(
+    "--base-url",
+    default=None,
+    help="The site's absolute URL, for the feed (default: panel.toml [site] base_url).",
+)
 @click.option(
     "--approve",
     "approve_first",
@@ -131,6 +144,7 @@ def publish(
     Every blocker is listed at once. Publishing a panel rewrites the pages of the
     published comparisons that show it, so the live site never disagrees with itself.
     """
+    base_url = base_url or load_config().site_url
     with env.store() as store:
         result = publish_site(
             store,
@@ -148,3 +162,9 @@ def publish(
     click.echo(f"published {result.kind} {result.slug} to {result.out}{marked}")
     for path in result.files:
         click.echo(f"  {path}")
+    if not base_url:
+        click.echo(
+            "note: feed.xml links are relative (no base URL): pass --base-url URL or set "
+            "[site] base_url in panel.toml",
+            err=True,
+        )

@@ -15,8 +15,10 @@ from panel.cli.app import (
     cli,
     kind_option,
     pass_env,
+    persona_option,
     run_context,
 )
+from panel.drafting.personas import reviewer_id
 from panel.errors import BlockedError, UsageError
 from panel.records import Verdict
 from panel.safe_text import inert
@@ -51,7 +53,7 @@ def review(env: Env) -> None:
 
 @cli.command()
 @click.argument("slug")
-@click.option("--persona", "-p", "persona_id", required=True, help="Reviewer to edit.")
+@persona_option("Reviewer to edit.")
 @click.option("--verdict", type=click.Choice([v.value for v in Verdict]), default=None)
 @click.option("--quote", default=None, help="The new quote.")
 @click.option("--headline", default=None, help="The new headline (one line).")
@@ -76,6 +78,7 @@ def edit(
         raise UsageError("pass --quote or --editor, not both")
     with env.store() as store:
         panel = store.get_panel(slug)
+        persona_id = reviewer_id(panel, persona_id)  # an id or a name: the id from here on
         if expected_revision is None:
             expected_revision = panel.revision
         if use_editor:
@@ -99,7 +102,7 @@ def edit(
 
 @cli.command()
 @click.argument("slug")
-@click.option("--persona", "-p", "persona_id", required=True, help="Reviewer to ask again.")
+@persona_option("Reviewer to ask again.")
 @click.option("--model", "-m", default=None, help="Model id for this reviewer.")
 @revision_option
 @pass_env

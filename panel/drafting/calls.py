@@ -12,6 +12,7 @@ from typing import Any, TypeVar, cast
 
 from panel.drafting.context import RunContext
 from panel.drafting.retry import Failure, rate_limited, retry_call
+from panel.drafting.spend import worst_case
 from panel.providers import (
     AnswerError,
     ModelRequest,
@@ -143,7 +144,7 @@ async def call_model(
     async def attempt(number: int) -> tuple[int, float, ModelResponse]:
         started = time.perf_counter()
         try:
-            return number, started, await _limited(ctx, provider, model, request)
+            return number, started, await _metered(ctx, provider, model_id, model, request, slug)
         except AnswerError as exc:
             cost = _cost(ctx, model_id, exc.response)
             usage.add(exc.response, cost)
@@ -194,6 +195,34 @@ def _validated(parse: Callable[[str], T], response: ModelResponse) -> tuple[str 
         return None, parse(response.text)
     except ValueError as exc:
         return str(exc), None
+
+
+async def _metered(
+    ctx: RunContext,
+    provider: Provider,
+    model_id: str,
+    model: str,
+    request: ModelRequest,
+    slug: str | None,
+) -> ModelResponse:
+    """One provider call under the run's spend meter, when it has one: refused when its
+    worst case does not fit the budget, and counted at the cost the call log records."""
+    meter = ctx.spend
+    if meter is None:
+        return await _limited(ctx, provider, model, request)
+    worst = worst_case(ctx.prices, model_id, request)
+    await meter.hold(worst)
+    cost = 0.0
+    try:
+        response = await _limited(ctx, provider, model, request)
+    except AnswerError as exc:
+        cost = _cost(ctx, model_id, exc.response)
+        raise
+    else:
+        cost = _cost(ctx, model_id, response)
+        return response
+    finally:
+        meter.settle(worst, cost, slug)
 
 
 async def _limited(

@@ -17,6 +17,9 @@ Looked up at $PANEL_CONFIG, else ./panel.toml. Example::
     panel_deadline_seconds = 600            # the reviews of one panel
 
     require_verified_claims = true          # approval waits for every claim to be checked
+
+    [site]                                  # the published site
+    base_url = "https://reviews.example.com/"   # the feed's absolute links (--base-url wins)
 """
 
 from __future__ import annotations
@@ -33,7 +36,16 @@ from panel.errors import UsageError
 from panel.providers import registry
 from panel.sources.fetch import FetchPolicy
 
-KNOWN_KEYS = {"model", "personas", "providers", "retry", "require_verified_claims", "sources"}
+KNOWN_KEYS = {
+    "model",
+    "personas",
+    "providers",
+    "retry",
+    "require_verified_claims",
+    "sources",
+    "site",
+}
+SITE_KEYS = ["base_url"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,8 @@ class Config:
     """Approval is refused while a review has claims to verify (unless this is false)."""
     source_policy: FetchPolicy = field(default_factory=FetchPolicy)
     """Source fetching: ``[sources] allow_hosts`` (private hosts an intranet may use)."""
+    site_url: str | None = None
+    """``[site] base_url``: the published site's address, for the feed's absolute links."""
 
 
 def config_path() -> Path | None:
@@ -101,7 +115,19 @@ def load_config(path: Path | None = None) -> Config:
         policy,
         require_verified,
         source_policy(path, data.get("sources", {})),
+        site_url(path, data.get("site", {})),
     )
+
+
+def site_url(path: Path, table: object) -> str | None:
+    """``[site] base_url``: a string (publishing checks it is an http(s) URL), or None."""
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [site] must be a table")
+    check_keys(path, "[site]", table, SITE_KEYS)
+    url = table.get("base_url")
+    if url is not None and not (isinstance(url, str) and url):
+        raise UsageError(f"{path}: [site] base_url must be a URL like 'https://example.com/'")
+    return url
 
 
 SOURCE_KEYS = ["allow_hosts", "max_bytes", "total_seconds"]

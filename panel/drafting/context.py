@@ -11,6 +11,7 @@ from panel.drafting.models import ModelChoice, default_model
 from panel.drafting.prices import PriceTable, price_table
 from panel.drafting.prompts import Prompts, load_prompts
 from panel.drafting.retry import DEFAULT_POLICY, RetryPolicy
+from panel.drafting.spend import SpendMeter
 from panel.providers import registry
 from panel.sources.fetch import FetchPolicy
 from panel.store import Store
@@ -34,6 +35,8 @@ class RunContext:
     """Answer repeated requests from the response cache (False: --fresh)."""
     limiter: AdaptiveLimiter | None = None
     """Caps calls in flight across panels (batch runs)."""
+    spend: SpendMeter | None = None
+    """Counts what the run's calls cost as they answer, never past its cap (batch runs)."""
     measure_diversity: bool = True
     """Embed the quotes of each drafted panel and flag collapsed panels (panel[quality])."""
     reviews_done: Callable[[], None] | None = None

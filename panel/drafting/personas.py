@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -10,7 +12,7 @@ from panel.errors import UsageError
 from panel.files import parse_yaml, read_text, sha256_text
 from panel.launches import describe_error
 from panel.paths import personas_dir
-from panel.records import Persona
+from panel.records import Persona, ToolPanel
 
 FRONT_MATTER = "---"
 
@@ -45,10 +47,17 @@ def load_personas(folder: Path | None = None) -> list[Persona]:
     if not personas:
         raise UsageError(f"{folder}: no persona files (*.md)")
     seen: set[str] = set()
+    answers: dict[str, str] = {}
     for persona in personas:
         if persona.id in seen:
             raise UsageError(f"{folder}: two persona files use the id {persona.id!r}")
         seen.add(persona.id)
+        for key in {name_key(persona.id), name_key(persona.name)}:
+            if (other := answers.setdefault(key, persona.id)) != persona.id:
+                raise UsageError(
+                    f"{folder}: personas {other} and {persona.id} both answer to {key!r}; "
+                    "give each persona file its own id and name"
+                )
     pricing = [p.id for p in personas if p.pricing_read]
     if len(pricing) > 1:
         raise UsageError(
@@ -58,12 +67,54 @@ def load_personas(folder: Path | None = None) -> list[Persona]:
     return sorted(personas, key=lambda p: (p.order, p.id))
 
 
-def select(personas: list[Persona], ids: list[str] | tuple[str, ...]) -> list[Persona]:
-    """The personas named by ``ids`` (all when empty); an unknown id names the choices."""
-    if not ids:
+def name_key(text: str) -> str:
+    """How a reviewer is named on the command line: case, a leading "The", and spaces,
+    hyphens or underscores between words do not matter ("The Operator" is "operator")."""
+    words = re.split(r"[\s_-]+", text.casefold().strip())
+    if len(words) > 1 and words[0] == "the":
+        words = words[1:]
+    return " ".join(w for w in words if w)
+
+
+def choices_text(reviewers: Iterable[tuple[str, str]]) -> str:
+    """The reviewers to choose from, as (id, display name) pairs: 'dx (The Builder), …'."""
+    return ", ".join(f"{rid} ({name})" for rid, name in reviewers)
+
+
+def resolve_name(
+    name: str, reviewers: Iterable[tuple[str, str]], unknown: str = "unknown persona"
+) -> str:
+    """The id of the reviewer ``name`` means, among (id, display name) pairs: its id or its
+    display name, in any case, with or without "The" (``operator``, ``"The Operator"`` and
+    ``business`` all mean business). An unknown name is a UsageError naming the choices,
+    prefixed by ``unknown``."""
+    pairs = list(reviewers)
+    if any(rid == name for rid, _ in pairs):
+        return name
+    key = name_key(name)
+    matches = list(
+        dict.fromkeys(rid for rid, shown in pairs if key in (name_key(rid), name_key(shown)))
+    )
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UsageError(f"{name!r} could mean {' or '.join(matches)}: pass the id")
+    raise UsageError(f"{unknown} {name!r}; choose from {choices_text(pairs)}")
+
+
+def select(personas: list[Persona], names: list[str] | tuple[str, ...]) -> list[Persona]:
+    """The personas ``names`` mean, each an id or a display name (all when empty); an
+    unknown name names the choices."""
+    if not names:
         return personas
     by_id = {p.id: p for p in personas}
-    unknown = [i for i in ids if i not in by_id]
-    if unknown:
-        raise UsageError(f"unknown persona {unknown[0]!r}; choose from {', '.join(by_id)}")
+    reviewers = [(p.id, p.name) for p in personas]
+    ids = [resolve_name(n, reviewers) for n in names]
     return [by_id[i] for i in dict.fromkeys(ids)]
+
+
+def reviewer_id(panel: ToolPanel, name: str) -> str:
+    """The id of the reviewer of ``panel`` that ``name`` means (see ``resolve_name``),
+    from the panel's own reviews, so a persona file renamed since still answers."""
+    reviewers = [(r.persona_id, r.persona_name) for r in panel.reviews]
+    return resolve_name(name, reviewers, f"panel {panel.slug!r} has no reviewer")

@@ -60,6 +60,16 @@ class PriceTable:
         ) / 1_000_000
         return total * (self.batch_discount if batch else 1.0)
 
+    def most(self, model_id: str, *, input_tokens: int, output_tokens: int) -> float:
+        """The most a call of ``model_id`` with these tokens can cost, whatever the prompt
+        cache does (every input token at the dearest of the input, cache read and cache
+        write prices); 0 for an unknown model."""
+        price = self.price(model_id)
+        if price is None:
+            return 0.0
+        dearest = max(price.input, price.cache_read, price.cache_write)
+        return (input_tokens * dearest + output_tokens * price.output) / 1_000_000
+
     def cache_saving(self, call: CachedCall) -> float:
         """USD ``call`` saved through the prompt cache: its cost with every input token
         uncached, less its cost as billed (at the discount it was billed at, e.g. batch)."""

@@ -41,7 +41,10 @@ def check_base_url(base_url: str | None) -> str | None:
     if not base_url:
         return None
     if not re.match(r"^https?://[^\s\"'<>]+$", base_url, re.IGNORECASE):
-        raise UsageError(f"--base-url {base_url!r}: expected an http:// or https:// URL")
+        raise UsageError(
+            f"base URL {base_url!r} (--base-url, or [site] base_url in panel.toml): "
+            "expected an http:// or https:// URL"
+        )
     return base_url if base_url.endswith("/") else base_url + "/"
 
 

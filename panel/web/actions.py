@@ -216,6 +216,7 @@ def _publish(
         editor=editor_of(request),
         out=desk.out,
         templates=desk.templates,
+        base_url=desk.settings.config.site_url,
         kind=kind,
         expected={**shown, slug: expected},
         approve=approve,

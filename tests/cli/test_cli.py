@@ -61,7 +61,7 @@ def test_one_line_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["draft", launch, "-m", "nonsense"]) == 2
     assert "must look like provider:model" in capsys.readouterr().err
     assert main(["draft", launch, "-m", "fake:ship", "-p", "nobody"]) == 2
-    assert "unknown persona 'nobody'; choose from dx, skeptic, futurist, business" in (
+    assert "unknown persona 'nobody'; choose from dx (The Builder), skeptic (The Skeptic)" in (
         capsys.readouterr().err
     )
 

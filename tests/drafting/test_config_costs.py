@@ -61,7 +61,7 @@ def test_bad_config_is_one_line(
     assert main(["draft", str(EXAMPLES / "gpt-5-mini-api.yaml")]) == 2
     assert capsys.readouterr().err.strip() == (
         f"panel: error: {config}: unknown key 'modle' "
-        "(allowed: model, personas, providers, require_verified_claims, retry, sources)"
+        "(allowed: model, personas, providers, require_verified_claims, retry, site, sources)"
     )
     # A typo in a provider option or a persona id is an error naming the keys allowed.
     config.write_text("[providers.openai]\nbase_urll = 'http://x'\n")
