@@ -26,6 +26,11 @@ QUOTE_WORDS_ACCEPTED = WordRange(40, 260)
 editor to trim rather than back to the model; only a stub or an essay is refused."""
 PRICING_READ_WORDS = WordRange(6, 45)
 """The pricing read (one sentence of the reviewer whose persona file gives it)."""
+HEADLINE_WORDS = WordRange(3, 14)
+"""The headline the prompts ask for: at most ``high`` words (the local model writes at
+least ``low``); the validator bounds only its characters, HEADLINE_MAX_CHARS."""
+HEADLINE_MAX_CHARS = 160
+"""The longest headline the validator keeps."""
 
 
 def word_count(text: str) -> int:

@@ -24,6 +24,15 @@ def outputs_dir() -> Path:
     return Path(os.environ.get("PANEL_OUTPUTS") or ROOT / "outputs")
 
 
+def cache_dir() -> Path:
+    """Files Panel derives and may remake (the local model's requantized weights):
+    $PANEL_CACHE, else $XDG_CACHE_HOME/panel, else ~/.cache/panel."""
+    env = os.environ.get("PANEL_CACHE")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "panel"
+
+
 def default_db() -> Path:
     """The database: $PANEL_DB or outputs/panel.db."""
     env = os.environ.get("PANEL_DB")

@@ -13,6 +13,8 @@ from anyascii import anyascii
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from panel.lengths import (
+    HEADLINE_MAX_CHARS,
+    HEADLINE_WORDS,
     MAX_DESCRIPTION_CHARS,
     MAX_FIELD_CHARS,
     PRICING_READ_WORDS,
@@ -251,7 +253,9 @@ class ReviewOutput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    headline: str = Field(description="One line, at most 14 words, summing up the call.")
+    headline: str = Field(
+        description=f"One line, at most {HEADLINE_WORDS.high} words, summing up the call."
+    )
     quote: str = Field(description="One paragraph in the reviewer's own voice.")
     verdict: Verdict = Field(description="ship or skip; must follow from the quote.")
     pricing_read: str | None = Field(default=None, description=PRICING_READ_ASK)
@@ -263,8 +267,10 @@ class ReviewOutput(BaseModel):
         value = " ".join(value.split())
         if not value:
             raise ValueError("headline is empty")
-        if len(value) > 160:
-            raise ValueError(f"headline is {len(value)} characters; keep it under 160")
+        if len(value) > HEADLINE_MAX_CHARS:
+            raise ValueError(
+                f"headline is {len(value)} characters; keep it under {HEADLINE_MAX_CHARS}"
+            )
         return value
 
     @field_validator("quote")

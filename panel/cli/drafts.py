@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import click
 
 from panel.cli import console as views
 from panel.cli.app import Env, cli, exit_with, kind_option, pass_env, persona_option, run_context
+from panel.cli.progress import DraftProgress
 from panel.drafting import diversity
 from panel.drafting.generate import draft_panel
 from panel.drafting.personas import load_personas, select
@@ -60,15 +62,18 @@ def draft(
     --redraft; a redrafted published panel keeps its live page until the next publish.
 
     Exits 0 when every review is valid, 5 when some reviewers failed, 6 when all did.
+    Progress goes to stderr: a row a reviewer on a terminal, else a line a review.
     """
+    started = time.perf_counter()
     launch = load_launch(launch_file)
     personas = load_personas()
     chosen = select(personas, persona_ids)
-    with env.store() as store:
+    with env.store() as store, DraftProgress(views.make_console(stderr=True)) as watcher:
         ctx = run_context(env, store, model)
         ctx.use_cache = not fresh
         ctx.fetch_sources = not no_fetch
         ctx.measure_diversity = not no_diversity
+        ctx.watcher = watcher
         panel = asyncio.run(
             draft_panel(ctx, launch, chosen, all_personas=personas, redraft=redraft)
         )
@@ -88,7 +93,10 @@ def draft(
             click.echo(inert(f"panel: source {source.where}: {source.reason}"), err=True)
     for review in failed:
         click.echo(inert(f"panel: {review.persona_id} failed: {review.error}"), err=True)
-    exit_with(outcome_code(ok=len(drafted) - len(failed), bad=len(failed)))
+    seconds = time.perf_counter() - started
+    valid = len(drafted) - len(failed)
+    click.echo(f"panel: {valid} of {len(drafted)} reviews valid in {seconds:.1f} s", err=True)
+    exit_with(outcome_code(ok=valid, bad=len(failed)))
 
 
 @cli.command()

@@ -9,6 +9,7 @@ from panel.drafting.config import Config, load_config
 from panel.drafting.limiter import AdaptiveLimiter
 from panel.drafting.models import ModelChoice, default_model
 from panel.drafting.prices import PriceTable, price_table
+from panel.drafting.progress import Watcher
 from panel.drafting.prompts import Prompts, load_prompts
 from panel.drafting.retry import DEFAULT_POLICY, RetryPolicy
 from panel.drafting.spend import SpendMeter
@@ -46,6 +47,8 @@ class RunContext:
     """Read a launch's sources not read yet (False: --no-fetch, only what is stored)."""
     source_policy: FetchPolicy = field(default_factory=FetchPolicy)
     """Limits and allowed private hosts of source fetching (panel.toml [sources])."""
+    watcher: Watcher | None = None
+    """Hears which reviews a run drafts and when each ends (the CLI's progress display)."""
 
 
 @dataclass(frozen=True)

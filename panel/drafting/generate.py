@@ -12,7 +12,7 @@ from functools import partial
 from pydantic import ValidationError
 
 from panel import claims
-from panel.drafting import diversity, quality
+from panel.drafting import diversity, progress, quality
 from panel.drafting.caching import Gate, plan_calls
 from panel.drafting.calls import Usage, call_model
 from panel.drafting.context import RunContext
@@ -20,7 +20,14 @@ from panel.drafting.prompts import Prompts
 from panel.drafting.protect import check_redraft
 from panel.drafting.retry import panel_deadline
 from panel.drafting.sources import evidence, given, launch_sources
-from panel.providers import AnswerError, Message, ModelRequest, ProviderError
+from panel.providers import (
+    AnswerError,
+    Message,
+    ModelRequest,
+    ProviderError,
+    get_provider,
+    parse_model_id,
+)
 from panel.records import (
     PRICING_READ,
     Launch,
@@ -191,12 +198,13 @@ async def review_persona(
             break
         else:
             raw = response.text
-            # Quality: a quote missing beats is asked again once, naming them; the
-            # better of the two answers is kept (validation re-asks are counted apart).
+            # Quality: a quote missing beats is asked again once, naming them, of a model
+            # that can use it; the better of the two answers is kept (validation re-asks
+            # are counted apart).
             read = quality.read_quote(persona, output.verdict, output.quote, launch)
             if best is None or read.covered > best[1].covered:
                 best = (output, read)
-            if not read.missing or beats_asked:
+            if not read.missing or beats_asked or not _uses_feedback(model_id):
                 break
             beats_asked = True
             missing = quality.missing_questions(persona, read.missing)
@@ -237,6 +245,10 @@ async def review_persona(
     )
 
 
+def _uses_feedback(model_id: str) -> bool:
+    return get_provider(parse_model_id(model_id)[0]).uses_feedback
+
+
 def _provenance(
     ctx: RunContext, model_id: str, persona: Persona, usage: Usage, started: float
 ) -> Provenance:
@@ -269,9 +281,23 @@ async def run_reviews(
         for p in personas
     ]
     plan = plan_calls(ctx.prices, firsts)
+    watcher = ctx.watcher
+    if watcher is not None:
+        seconds = progress.estimate([(model_id, request) for _, model_id, request in firsts])
+        planned = [progress.Planned(p, m) for p, (_, m, _) in zip(personas, firsts, strict=True)]
+        watcher.planned(planned, seconds)
+
+    async def review(persona: Persona, model_id: str, request: ModelRequest) -> Review:
+        done = await review_persona(
+            ctx, persona, launch, model_id, sources, plan.gate(persona.id), request
+        )
+        if watcher is not None:
+            watcher.finished(done)
+        return done
+
     with panel_deadline(ctx.policy.panel_deadline_seconds):
         calls = (
-            review_persona(ctx, p, launch, model_id, sources, plan.gate(p.id), request)
+            review(p, model_id, request)
             for p, (_, model_id, request) in zip(personas, firsts, strict=True)
         )
         return list(await asyncio.gather(*calls))

@@ -19,12 +19,16 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from panel.errors import UsageError
 from panel.files import sha256_text
-from panel.lengths import PRICING_READ_WORDS, QUOTE_WORDS
+from panel.lengths import HEADLINE_WORDS, PRICING_READ_WORDS, QUOTE_WORDS
 from panel.paths import prompts_dir
 from panel.records import Launch, Persona, ReviewOutput, SourceText
 
 TEMPLATES = ("system.j2", "launch.j2", "review.j2", "reask.j2", "beats.j2")
-GLOBALS: dict[str, object] = {"quote_words": QUOTE_WORDS, "pricing_read_words": PRICING_READ_WORDS}
+GLOBALS: dict[str, object] = {
+    "quote_words": QUOTE_WORDS,
+    "pricing_read_words": PRICING_READ_WORDS,
+    "headline_words": HEADLINE_WORDS,
+}
 """Variables every template sees: the lengths the validator is built on."""
 
 # What a model could read as the block marker: the two words, in any case, width or

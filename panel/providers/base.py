@@ -6,7 +6,7 @@ import asyncio
 import email.utils
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
@@ -152,10 +152,17 @@ class Provider(ABC):
     """A model provider. Implement ``generate``; raise ProviderError on failure."""
 
     name: str = ""
+    uses_feedback: bool = True
+    """Whether its models can act on a re-ask that quotes their answer back and names what
+    to change (a quote missing beats); a tiny local model cannot."""
 
     @abstractmethod
     async def generate(self, model: str, request: ModelRequest) -> ModelResponse:
         """Run one call of ``model`` and return its raw answer."""
+
+    def estimate_seconds(self, model: str, requests: Sequence[ModelRequest]) -> float | None:
+        """Seconds ``requests`` will take, when the provider can tell (a local model)."""
+        return None
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release clients; the default holds nothing."""

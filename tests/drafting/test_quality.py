@@ -21,7 +21,7 @@ from panel.drafting.quality import (
 )
 from panel.launches import load_launch
 from panel.paths import default_db
-from panel.providers import ModelRequest
+from panel.providers import ModelRequest, registry
 from panel.providers.fake import FakeProvider, canned_answer, reviewer_of
 from panel.records import Launch, Persona, Review, ToolPanel, Verdict
 from panel.store import Store, open_store
@@ -218,6 +218,20 @@ async def test_quote_missing_two_beats_is_reasked_then_flagged(
     assert [r.beat for r in review.beats if not r.covered] == ["competitors", "12-month risk"]
     assert review.provenance is not None and review.provenance.attempts == 2
     assert store.get_panel(panel.slug).reviews[0].flags == review.flags
+
+
+async def test_a_model_that_cannot_use_feedback_is_not_reasked_for_beats(store: Store) -> None:
+    class NoFeedback(FakeProvider):
+        uses_feedback = False
+
+    provider = NoFeedback()
+    registry.register("tiny", lambda: provider)
+    provider.script(answer(SKEPTIC_MISSING_TWO))
+    panel = await draft_panel(ctx_for(store, "tiny:ship"), MINI, [PERSONAS["skeptic"]])
+    review = panel.reviews[0]
+    assert len(provider.calls) == 1 and review.provenance is not None
+    assert review.provenance.attempts == 1
+    assert review.flags == ["missing beats: competitors, 12-month risk"]
 
 
 async def test_reask_that_covers_the_beats_clears_the_flag(
