@@ -51,14 +51,16 @@ def call_log_spend() -> float:
     return float(row[0] or 0.0)
 
 
-def test_max_cost_is_never_passed_and_the_spend_printed_is_the_call_logs(
-    tmp_path: Path,
-    fake_server: FakeServer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@pytest.fixture
+def served(tmp_path: Path, fake_server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's environment pointed at the test server, with priced calls."""
     for key, value in use_server(tmp_path, fake_server).items():
         monkeypatch.setenv(key, value)
+
+
+def test_max_cost_is_never_passed_and_the_spend_printed_is_the_call_logs(
+    tmp_path: Path, fake_server: FakeServer, served: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake_server.latency = 0.05
     # Unusable answers early on: their reviewers are asked again, and pay for it.
     fake_server.script(["not_json", "missing_field", "not_json", "missing_field"])
@@ -79,13 +81,8 @@ def test_max_cost_is_never_passed_and_the_spend_printed_is_the_call_logs(
 
 
 def test_a_budget_below_one_panel_drafts_nothing_and_says_why(
-    tmp_path: Path,
-    fake_server: FakeServer,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, fake_server: FakeServer, served: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for key, value in use_server(tmp_path, fake_server).items():
-        monkeypatch.setenv(key, value)
     queue = write_queue(tmp_path / "queue.jsonl", 3)
     assert main(["batch", str(queue), "--no-diversity", "--max-cost", "0.001"]) == 0
     out, err = capsys.readouterr()
