@@ -100,8 +100,15 @@ def test_ctrl_c_says_what_was_done_and_how_to_resume(
     queue = write_queue(tmp_path / "queue.jsonl", 12)
     command = [sys.executable, "-m", "panel"]
     args = ["batch", str(queue), "-c", "2", "--no-diversity", "--max-cost", "1"]
+    # The child must take SIGINT as Ctrl-C even when this suite was started from a
+    # background job (`nohup … &`), whose children inherit an ignored SIGINT.
     proc = subprocess.Popen(
-        [*command, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*command, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while fake_server.stats()["served"] < 10:  # two panels done, two in flight
