@@ -27,6 +27,7 @@ from panel.drafting.protect import is_protected
 from panel.drafting.spend import SpendMeter, worst_case
 from panel.errors import PanelError, UsageError, outcome_code
 from panel.launches import iter_queue
+from panel.providers import ModelRequest
 from panel.records import Launch, Persona, ToolPanel
 from panel.status import open_flags
 from panel.store import batches
@@ -211,13 +212,11 @@ class Budget:
     dearest: float = 0.0
     """The most a finished panel of the run cost."""
 
-    def share(self, ctx: RunContext, personas: list[Persona], launch: Launch) -> float:
-        """What drafting ``launch`` may cost (see the class)."""
-        worst = [
-            worst_case(ctx.prices, ctx.models.for_persona(p), first_review_request(ctx, p, launch))
-            for p in personas
-        ]
-        return (self.dearest or estimate_panel_cost(ctx, personas, launch)) + max(worst)
+    def share(self, ctx: RunContext, firsts: list[tuple[str, ModelRequest]]) -> float:
+        """What drafting a launch whose reviewers' first calls are ``firsts`` (model id,
+        request) may cost (see the class)."""
+        worst = max(worst_case(ctx.prices, model_id, request) for model_id, request in firsts)
+        return (self.dearest or estimated_cost(ctx, firsts)) + worst
 
     def projected(self, share: float) -> float:
         """Spent, plus what the panels in flight may still cost, plus ``share``."""
@@ -231,17 +230,24 @@ class Budget:
         self.dearest = max(self.dearest, self.meter.by_panel.get(slug, 0.0))
 
 
+def first_calls(
+    ctx: RunContext, personas: list[Persona], launch: Launch
+) -> list[tuple[str, ModelRequest]]:
+    """The model id and first request of each reviewer of ``launch``."""
+    return [(ctx.models.for_persona(p), first_review_request(ctx, p, launch)) for p in personas]
+
+
 def estimate_panel_cost(ctx: RunContext, personas: list[Persona], launch: Launch) -> float:
     """A first guess at a panel's cost before any has finished (prompt size, 300 out)."""
+    return estimated_cost(ctx, first_calls(ctx, personas, launch))
+
+
+def estimated_cost(ctx: RunContext, firsts: list[tuple[str, ModelRequest]]) -> float:
+    """``estimate_panel_cost`` of the reviewers' first calls ``firsts`` (model id, request)."""
     total = 0.0
-    for persona in personas:
-        request = first_review_request(ctx, persona, launch)
+    for model_id, request in firsts:
         prompt = request.system + request.messages[0].content
-        total += ctx.prices.cost(
-            ctx.models.for_persona(persona),
-            input_tokens=estimate_tokens(prompt),
-            output_tokens=300,
-        )
+        total += ctx.prices.cost(model_id, input_tokens=estimate_tokens(prompt), output_tokens=300)
     return total
 
 
@@ -364,8 +370,9 @@ async def run_batch(
         none left."""
         if budget is None:
             return True
+        firsts = first_calls(ctx, personas, launch)  # rendered once, however long it waits
         while True:
-            share = budget.share(ctx, personas, launch)
+            share = budget.share(ctx, firsts)
             if budget.projected(share) <= budget.max_cost:
                 budget.shares[launch.slug] = share
                 return True
